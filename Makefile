@@ -1,0 +1,41 @@
+# The two commands of the README: `make run` and `make test`. Each creates .venv when missing
+# and installs the pinned requirements once (a stamp file makes the second run install nothing).
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export PYTHONDONTWRITEBYTECODE := 1
+export TF_CPP_MIN_LOG_LEVEL := 2
+
+.PHONY: run test train eval bench examples clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(STAMP): $(PY) requirements.txt requirements-dev.txt pyproject.toml
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	touch $(STAMP)
+
+run: $(STAMP)  ## classify the bundled example images and print the table
+	$(VENV)/bin/medpic classify examples/
+
+test: $(STAMP)  ## the whole test suite, offline
+	$(PY) -m pytest -q
+
+train: $(STAMP)  ## retrain on ../shared/datasets/medpic and overwrite models/medpic-lite0
+	$(VENV)/bin/medpic train
+
+eval: $(STAMP)  ## metrics and plots of the bundled model under reports/
+	$(VENV)/bin/medpic evaluate
+
+bench: $(STAMP)  ## speed and memory figures (not tests)
+	$(PY) bench/classify.py
+
+examples: $(STAMP)  ## rebuild examples/ from images that ship inside scikit-image and pydicom
+	$(PY) tools/make_examples.py
+
+clean:
+	rm -rf $(VENV) .pytest_cache reports

@@ -1,0 +1,5 @@
+import sys
+
+from medpic.cli import main
+
+sys.exit(main())

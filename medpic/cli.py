@@ -1,0 +1,165 @@
+"""``medpic``: the command line. Parses arguments, builds Settings once, calls the package.
+
+Exit codes: 0 when the command ran (per-image errors are rows, not failures), 2 on usage
+errors (bad flags, missing inputs), 1 when the command itself could not run (no model).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from medpic import __version__
+from medpic.errors import InvalidInput, MedPicError
+from medpic.settings import Settings
+
+__all__ = ["main"]
+
+log = logging.getLogger("medpic")
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1 (exclusive)")
+    return value
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="medpic", description="Find medical images in files, web pages and PDFs.")
+    parser.add_argument("--version", action="version", version=f"medpic {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what happens (model source, timings)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("classify", help="classify image files and folders")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="image files, folders (recursive), or - for paths on stdin")
+    p.add_argument("--csv", type=Path, metavar="OUT", help="write the report as CSV instead of printing a table")
+    p.add_argument("--threshold", type=_probability, metavar="T", help="probability above which an image is medical")
+    p.add_argument("--batch", type=_positive, metavar="N", help="images per inference batch")
+
+    p = sub.add_parser("train", help="train the classifier on the shared dataset and export it")
+    p.add_argument("--dataset", type=Path, help="dataset folder with manifest.csv")
+    p.add_argument("--out", type=Path, help="model folder to write (default: the bundled models/medpic-lite0)")
+    p.add_argument("--views", type=_positive, default=6, help="clean + augmented views per image (default 6)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("evaluate", help="measure a model on the two validation splits, write reports/")
+    p.add_argument("--dataset", type=Path, help="dataset folder with manifest.csv")
+    p.add_argument("--model", type=Path, help="model folder (default: resolved like classify)")
+    p.add_argument("--out", type=Path, help="reports folder (default: reports/)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("publish-model", help="upload a model folder to the Hugging Face Hub (maintainers)")
+    p.add_argument("--repo", required=True, help="Hub repo id, e.g. medpic/medpic-lite0")
+    p.add_argument("--folder", type=Path, help="model folder (default: the bundled one)")
+    p.add_argument("--private", action="store_true")
+    return parser
+
+
+def _read_stdin_paths() -> list[str]:
+    return [line.strip() for line in sys.stdin if line.strip()]
+
+
+def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
+    from medpic.files import expand_paths
+    from medpic.model.classifier import Classifier
+    from medpic.pipeline import classify_files, summarize
+    from medpic.report import CLASSIFY_COLUMNS, format_table, write_csv
+
+    paths: list[str] = []
+    for p in args.paths:
+        paths.extend(_read_stdin_paths() if p == "-" else [p])
+    if not paths:
+        raise InvalidInput("no paths given (stdin was empty)")
+    files = list(expand_paths(paths))
+    if args.batch:
+        settings = settings.with_(batch_size=args.batch)
+    classifier = Classifier.load(settings)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=None if len(files) > 20 else True)
+    rows = list(classify_files(files, classifier, max_bytes=settings.max_image_bytes,
+                               max_pixels=settings.max_pixels, threshold=args.threshold,
+                               on_row=lambda _: bar.update()))
+    bar.close()
+    if args.csv:
+        write_csv(rows, args.csv, columns=CLASSIFY_COLUMNS)
+    else:
+        sys.stdout.write(format_table(rows, columns=CLASSIFY_COLUMNS))
+    counts = summarize(rows)
+    print(f"{counts['found']} images: {counts['medical']} medical, {counts['ok'] - counts['medical']} "
+          f"non-medical, {counts['errors']} errors" + (f"; CSV written to {args.csv}" if args.csv else ""),
+          file=sys.stderr)
+    return EXIT_OK
+
+
+def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from medpic.model.train import train
+
+    result = train(settings.with_(dataset_dir=args.dataset or settings.dataset_dir),
+                   out_dir=args.out or settings.bundled_model_dir, views=args.views, seed=args.seed)
+    print(result.summary())
+    return EXIT_OK
+
+
+def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
+    from medpic.model.evaluate import evaluate
+
+    if args.model:
+        settings = settings.with_(model_dir=args.model)
+    report = evaluate(settings.with_(dataset_dir=args.dataset or settings.dataset_dir),
+                      out_dir=args.out or settings.reports_dir, seed=args.seed)
+    print(report.summary())
+    return EXIT_OK
+
+
+def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    from medpic.model.source import publish_model
+
+    url = publish_model(args.folder or settings.bundled_model_dir, args.repo, settings=settings, private=args.private)
+    print(f"published: {url}")
+    return EXIT_OK
+
+
+COMMANDS = {"classify": cmd_classify, "train": cmd_train, "evaluate": cmd_evaluate, "publish-model": cmd_publish}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    try:
+        settings = Settings.from_env()
+        return COMMANDS[args.command](args, settings)
+    except InvalidInput as exc:
+        print(f"medpic: error: {exc.reason}", file=sys.stderr)
+        return EXIT_USAGE
+    except MedPicError as exc:
+        print(f"medpic: error: {exc.reason}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

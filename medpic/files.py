@@ -1,0 +1,46 @@
+"""Turn command-line paths (files, folders, ``-``) into the list of files to classify."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+__all__ = ["InputFile", "expand_paths", "IMAGE_EXTENSIONS"]
+
+# Extensions collected when walking a folder. Refused formats (SVG, PSD, HEIC, DICOM) are
+# included on purpose: the report should say they were found and why they were not judged.
+IMAGE_EXTENSIONS = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".avif", ".bmp", ".dib", ".tif",
+    ".tiff", ".ico", ".svg", ".psd", ".heic", ".heif", ".dcm", ".jp2",
+})
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One file to judge and the argument it came from (the CSV's ``source``)."""
+
+    source: str
+    path: str
+
+
+def expand_paths(arguments: Iterable[str]) -> Iterator[InputFile]:
+    """Files as given, folders walked recursively (image extensions only, sorted, no hidden).
+
+    A path that does not exist is still yielded, so that it gets its own error row instead of
+    vanishing from the report.
+    """
+    for arg in arguments:
+        path = Path(arg)
+        if path.is_dir():
+            found = []
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in files:
+                    if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
+                        found.append(os.path.join(root, name))
+            for file in sorted(found):
+                yield InputFile(arg, file)
+        else:
+            yield InputFile(arg, arg)

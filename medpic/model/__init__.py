@@ -1,0 +1,1 @@
+"""The classifier: backbone, preprocessing, training, evaluation, serving and model sources."""

@@ -1,0 +1,130 @@
+"""``Classifier``: preprocess -> forward -> postprocess, with labels and calibration from config.
+
+- preprocess: ``medpic.model.preprocess.preprocess`` (the same function training used);
+- forward: ``TFLiteRuntime``, the only call into a model runtime;
+- postprocess: temperature scaling and the decision threshold from ``config.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+from PIL import Image
+
+from medpic.errors import InvalidInput
+from medpic.model.config import ModelConfig
+from medpic.model.preprocess import preprocess_batch
+from medpic.model.runtime import TFLiteRuntime
+from medpic.model.source import ModelLocation, check_folder, resolve_model
+from medpic.settings import Settings
+
+__all__ = ["Classifier", "Prediction"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """The verdict on one image."""
+
+    label: str
+    p_medical: float  # calibrated probability that the image is medical
+    confidence: float  # calibrated probability of the predicted label
+    logit: float  # raw model output, before temperature scaling
+
+    @property
+    def is_medical(self) -> bool:
+        return self.label == "medical"
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
+
+
+class Classifier:
+    """A loaded medical-image classifier. Thread-safe; load once and share."""
+
+    def __init__(self, location: ModelLocation, config: ModelConfig, runtime: TFLiteRuntime,
+                 *, batch_size: int = 32, threshold: float | None = None) -> None:
+        self.location = location
+        self.config = config
+        self._runtime = runtime
+        self.batch_size = batch_size
+        self.threshold = config.threshold if threshold is None else threshold
+        if not 0.0 < self.threshold < 1.0:
+            raise InvalidInput(f"threshold {self.threshold!r} must be between 0 and 1")
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> "Classifier":
+        """Resolve the model folder (local -> Hub -> bundled) and load it."""
+        settings = settings or Settings.from_env()
+        started = time.perf_counter()
+        location = resolve_model(settings)
+        config = check_folder(location.path)
+        runtime = TFLiteRuntime(location.path / config.model_file, threads=settings.threads)
+        log.info("loaded %s %s from %s in %.2f s (%s)", config.name, config.version, location.origin,
+                 time.perf_counter() - started, runtime.engine)
+        return cls(location, config, runtime, batch_size=settings.batch_size, threshold=settings.threshold)
+
+    @property
+    def input_size(self) -> int:
+        return self.config.input_size
+
+    # -- the three stages ------------------------------------------------------------------
+
+    def preprocess(self, images: Sequence[Image.Image]) -> np.ndarray:
+        return preprocess_batch(list(images), self.config.input_size)
+
+    def forward(self, batch: np.ndarray) -> np.ndarray:
+        return self._runtime(batch)
+
+    def postprocess(self, logits: np.ndarray, *, threshold: float | None = None) -> list[Prediction]:
+        threshold = self.threshold if threshold is None else threshold
+        if not 0.0 < threshold < 1.0:
+            raise InvalidInput(f"threshold {threshold!r} must be between 0 and 1")
+        probs = _sigmoid(np.asarray(logits, np.float64) / self.config.temperature)
+        negative, positive = self.config.labels
+        out = []
+        for logit, p in zip(logits, probs):
+            medical = bool(p >= threshold)
+            out.append(Prediction(
+                label=positive if medical else negative,
+                p_medical=float(p),
+                confidence=float(p if medical else 1.0 - p),
+                logit=float(logit),
+            ))
+        return out
+
+    # -- public API --------------------------------------------------------------------------
+
+    def predict(self, images: Sequence[Image.Image], *, threshold: float | None = None) -> list[Prediction]:
+        """Classify RGB pictures, in order, in batches of ``batch_size``."""
+        predictions: list[Prediction] = []
+        for start in range(0, len(images), self.batch_size):
+            chunk = images[start : start + self.batch_size]
+            predictions.extend(self.postprocess(self.forward(self.preprocess(chunk)), threshold=threshold))
+        return predictions
+
+    def describe(self) -> dict[str, object]:
+        """What ``health()`` and ``--version``-style output show about the model."""
+        return {
+            "name": self.config.name,
+            "version": self.config.version,
+            "origin": self.location.origin,
+            "detail": self.location.detail,
+            "path": str(self.location.path),
+            "threshold": self.threshold,
+            "temperature": self.config.temperature,
+            "engine": self._runtime.engine,
+        }
+
+
+def probability_to_logit(p: float) -> float:
+    """Inverse sigmoid, for tests and threshold conversions."""
+    p = min(max(p, 1e-12), 1 - 1e-12)
+    return math.log(p / (1 - p))

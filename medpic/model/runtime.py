@@ -1,0 +1,61 @@
+"""The forward pass: the only place a model runtime is called at serving time.
+
+LiteRT (``ai-edge-litert``) runs the exported ``.tflite`` file; it imports in a tenth of a
+second and costs about 100 MB, against seconds and 650 MB for TensorFlow. TensorFlow's own
+interpreter is the fallback when LiteRT is not installed.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from medpic.errors import ModelError
+
+__all__ = ["TFLiteRuntime"]
+
+
+def _interpreter_class():
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+
+        return Interpreter, "litert"
+    except ImportError:  # pragma: no cover - exercised only without LiteRT
+        import tensorflow as tf
+
+        return tf.lite.Interpreter, "tensorflow"
+
+
+class TFLiteRuntime:
+    """Runs a single-input, single-output TFLite model on float batches, one image at a time.
+
+    Batch 1 is the fastest TFLite shape on CPU and never needs a tensor resize, so every call
+    reuses the same allocated interpreter; a lock makes it safe to share between threads.
+    """
+
+    def __init__(self, path: str | Path, *, threads: int = 0) -> None:
+        cls, self.engine = _interpreter_class()
+        try:
+            self._interpreter = cls(model_path=str(path), num_threads=threads or None)
+            self._interpreter.allocate_tensors()
+        except (ValueError, RuntimeError) as exc:
+            raise ModelError(f"cannot load model file {str(path)!r}: {exc}") from exc
+        inp = self._interpreter.get_input_details()[0]
+        out = self._interpreter.get_output_details()[0]
+        self._input, self._output = inp["index"], out["index"]
+        self.input_shape = tuple(int(d) for d in inp["shape"][1:])
+        self._lock = threading.Lock()
+
+    def __call__(self, batch: np.ndarray) -> np.ndarray:
+        """Raw model outputs (logits), shape ``(N,)``, for a preprocessed ``(N, H, W, 3)`` batch."""
+        if batch.ndim != 4 or tuple(batch.shape[1:]) != self.input_shape:
+            raise ModelError(f"expected a batch of shape (N, {self.input_shape}), got {batch.shape}")
+        out = np.empty(len(batch), np.float32)
+        with self._lock:
+            for i in range(len(batch)):
+                self._interpreter.set_tensor(self._input, batch[i : i + 1].astype(np.float32, copy=False))
+                self._interpreter.invoke()
+                out[i] = self._interpreter.get_tensor(self._output).reshape(-1)[0]
+        return out

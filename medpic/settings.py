@@ -1,0 +1,121 @@
+"""Every knob MedPic reads from the environment, parsed in one place.
+
+``Settings.from_env()`` is called once by an entry point (CLI, app) and passed down; no other
+module reads ``os.environ``. Tests build ``Settings(...)`` directly.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping
+
+from medpic.errors import InvalidInput
+
+__all__ = ["Settings", "REPO_ROOT", "BUNDLED_MODEL_DIR"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+BUNDLED_MODEL_DIR = REPO_ROOT / "models" / "medpic-lite0"
+DEFAULT_DATASET = REPO_ROOT.parent / "shared" / "datasets" / "medpic"
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off", ""}
+
+
+def _as_bool(name: str, value: str | None, default: bool) -> bool:
+    if value is None:
+        return default
+    lowered = value.strip().lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise InvalidInput(f"{name}={value!r} is not a boolean; use 1/0, true/false, yes/no or on/off")
+
+
+def _as_int(name: str, value: str | None, default: int, *, minimum: int = 1) -> int:
+    if value is None or not value.strip():
+        return default
+    try:
+        parsed = int(value.replace("_", ""))
+    except ValueError:
+        raise InvalidInput(f"{name}={value!r} is not a whole number") from None
+    if parsed < minimum:
+        raise InvalidInput(f"{name}={value!r} must be at least {minimum}")
+    return parsed
+
+
+def _as_path(value: str | None) -> Path | None:
+    return Path(value).expanduser() if value and value.strip() else None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Run-time configuration; see the README's "Configuration" table."""
+
+    # A local model folder to use before anything else (MEDPIC_MODEL_DIR).
+    model_dir: Path | None = None
+    # A Hugging Face Hub repo holding a model folder, e.g. "medpic/medpic-lite0" (MEDPIC_MODEL_REPO).
+    # Empty means: do not contact the Hub, use the bundled model.
+    model_repo: str | None = None
+    # Branch, tag or commit of that repo (MEDPIC_MODEL_REVISION).
+    model_revision: str = "main"
+    # The bundled model, the last resort that always works offline.
+    bundled_model_dir: Path = BUNDLED_MODEL_DIR
+    # Hub endpoint and offline switch, from the variables huggingface_hub itself documents.
+    hf_endpoint: str | None = None
+    hf_offline: bool = False
+    hf_cache_dir: Path | None = None
+    # CPU threads for inference (MEDPIC_THREADS); 0 lets the runtime decide.
+    threads: int = 0
+    # Images per inference batch (MEDPIC_BATCH_SIZE).
+    batch_size: int = 32
+    # Largest image we decode, in pixels (MEDPIC_MAX_PIXELS): decompression bombs stop here.
+    max_pixels: int = 50_000_000
+    # Largest image file we read, in bytes (MEDPIC_MAX_IMAGE_BYTES).
+    max_image_bytes: int = 50 * 1024 * 1024
+    # Probability threshold override (MEDPIC_THRESHOLD); None uses the model's own.
+    threshold: float | None = None
+    # The labelled training set (MEDPIC_DATASET).
+    dataset_dir: Path = DEFAULT_DATASET
+    # Where train/evaluate write plots and metrics (MEDPIC_REPORTS_DIR).
+    reports_dir: Path = REPO_ROOT / "reports"
+    # Cached backbone features for training (MEDPIC_CACHE_DIR).
+    cache_dir: Path = REPO_ROOT / ".cache"
+    extra: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        """Read the environment once, failing early with the variable's name on bad values."""
+        env = os.environ if env is None else env
+        defaults = cls()
+        threshold = env.get("MEDPIC_THRESHOLD")
+        try:
+            parsed_threshold = float(threshold) if threshold and threshold.strip() else None
+        except ValueError:
+            raise InvalidInput(f"MEDPIC_THRESHOLD={threshold!r} is not a number") from None
+        if parsed_threshold is not None and not 0.0 < parsed_threshold < 1.0:
+            raise InvalidInput(f"MEDPIC_THRESHOLD={threshold!r} must be between 0 and 1")
+        return cls(
+            model_dir=_as_path(env.get("MEDPIC_MODEL_DIR")),
+            model_repo=(env.get("MEDPIC_MODEL_REPO") or "").strip() or None,
+            model_revision=(env.get("MEDPIC_MODEL_REVISION") or "").strip() or "main",
+            hf_endpoint=(env.get("HF_ENDPOINT") or "").strip() or None,
+            hf_offline=_as_bool("HF_HUB_OFFLINE", env.get("HF_HUB_OFFLINE"), False),
+            hf_cache_dir=_as_path(env.get("HF_HUB_CACHE")),
+            threads=_as_int("MEDPIC_THREADS", env.get("MEDPIC_THREADS"), defaults.threads, minimum=0),
+            batch_size=_as_int("MEDPIC_BATCH_SIZE", env.get("MEDPIC_BATCH_SIZE"), defaults.batch_size),
+            max_pixels=_as_int("MEDPIC_MAX_PIXELS", env.get("MEDPIC_MAX_PIXELS"), defaults.max_pixels),
+            max_image_bytes=_as_int(
+                "MEDPIC_MAX_IMAGE_BYTES", env.get("MEDPIC_MAX_IMAGE_BYTES"), defaults.max_image_bytes
+            ),
+            threshold=parsed_threshold,
+            dataset_dir=_as_path(env.get("MEDPIC_DATASET")) or defaults.dataset_dir,
+            reports_dir=_as_path(env.get("MEDPIC_REPORTS_DIR")) or defaults.reports_dir,
+            cache_dir=_as_path(env.get("MEDPIC_CACHE_DIR")) or defaults.cache_dir,
+        )
+
+    def with_(self, **changes) -> "Settings":
+        """A copy with some fields changed (CLI flags override the environment)."""
+        return replace(self, **changes)
