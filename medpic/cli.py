@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train the classifier on the shared dataset and export it")
     p.add_argument("--dataset", type=Path, help="dataset folder with manifest.csv")
     p.add_argument("--out", type=Path, help="model folder to write (default: the bundled models/medpic-lite0)")
-    p.add_argument("--views", type=_positive, default=6, help="clean + augmented views per image (default 6)")
+    p.add_argument("--views", type=_positive, default=3, help="clean + augmented views per image (default 3)")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("evaluate", help="measure a model on the two validation splits, write reports/")

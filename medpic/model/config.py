@@ -26,7 +26,7 @@ class ModelConfig:
     threshold: float = 0.5  # on the calibrated probability of "medical"
     temperature: float = 1.0  # logits are divided by this before the sigmoid
     model_file: str = "model.tflite"
-    keras_file: str | None = "head.keras"
+    keras_file: str | None = "model.keras"
     preprocessing: dict[str, Any] = field(default_factory=dict)
     trained_on: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)

@@ -1,19 +1,21 @@
-"""Frozen-backbone features of the shared set, computed once per view and cached on disk.
+"""Multi-scale features of the frozen backbone, and their per-view cache for training.
 
-Training a head on a frozen backbone is what generalised best to unseen sources here, and on a
-2-core CPU the backbone's forward pass is the whole cost. So every view (the clean image plus
-seeded augmented copies) goes through the backbone once; heads, calibration and the
-leave-sources-out cross-validation then run on the cached arrays in seconds.
+The feature vector is the final 1280-d pooled embedding followed by the average- and max-pooled
+activations of the last block of each earlier stage. On the leave-sources-out split these
+intermediate textures lifted a linear head from 0.865 to 0.883 accuracy: "is this a scan" is
+as much about grain, noise and intensity statistics as about high-level objects.
 
-Besides the pooled 1280-d embedding we keep the input of the last block (7x7x192 at 224 px) in
-float16, so the top block and the head can be fine-tuned without re-running the first 15 blocks.
+``feature_network`` is used both to compute the training cache and inside the exported serving
+model, so the two can never disagree on what a feature is. On a 2-core CPU the backbone's
+forward pass is the whole cost of training, so each view (view 0 clean, views 1.. augmented with
+seeded randomness) is computed once and cached as ``(N, D)`` float32 arrays.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import random
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -23,29 +25,28 @@ from medpic.concurrency import prefetch
 from medpic.model.data import Example, augment, load_example
 from medpic.model.preprocess import preprocess
 
-__all__ = ["ViewFeatures", "extract_views", "split_backbone"]
+__all__ = ["FEATURE_TAPS", "feature_network", "extract_views", "view_image"]
 
-TAP_LAYER = "blocks_14_add"  # output of the last block before the top block
-
-
-@dataclass(frozen=True)
-class ViewFeatures:
-    """Cached features of one view of every example, in manifest order."""
-
-    embedding: np.ndarray  # (N, 1280) float32
-    tap: np.ndarray | None  # (N, 7, 7, 192) float16, the top block's input
+# The last block of stages 2-6 of EfficientNet-Lite0 (blocks are numbered from 0).
+FEATURE_TAPS = ("blocks_2_add", "blocks_4_add", "blocks_7_add", "blocks_10_add", "blocks_14_add")
 
 
-def split_backbone(backbone):
-    """Two Keras models: image -> (tap, embedding), and tap -> embedding (the trainable top)."""
+def feature_network(backbone, taps: tuple[str, ...] = FEATURE_TAPS):
+    """Image -> concatenated ``[embedding, avg(tap_1), max(tap_1), ...]`` as one Keras model."""
     import keras
+    from keras import layers
 
-    tap = backbone.get_layer(TAP_LAYER).output
-    both = keras.Model(backbone.input, [tap, backbone.output])
-    return both
+    parts = [backbone.output]
+    for name in taps:
+        out = backbone.get_layer(name).output
+        parts.append(layers.GlobalAveragePooling2D(name=f"{name}_avg")(out))
+        parts.append(layers.GlobalMaxPooling2D(name=f"{name}_max")(out))
+    features = layers.Concatenate(name="features")(parts)
+    return keras.Model(backbone.input, features, name="medpic_features")
 
 
-def _view_image(example: Example, view: int, seed: int):
+def view_image(example: Example, view: int, seed: int):
+    """View 0 is the image as it is; view k > 0 a seeded augmentation, the same on every run."""
     image = load_example(example)
     if view == 0:
         return image
@@ -61,47 +62,36 @@ def extract_views(
     cache_dir: Path,
     seed: int = 0,
     batch_size: int = 64,
-    keep_tap: bool = True,
-) -> list[ViewFeatures]:
-    """Features for view 0 (clean) and views 1..views-1 (augmented), from cache when present."""
-    import tensorflow as tf
-
-    from medpic.model.backbone import SPECS, build_backbone
+    taps: tuple[str, ...] = FEATURE_TAPS,
+) -> list[np.ndarray]:
+    """Feature arrays for views ``0..views-1`` in manifest order, computed or read from cache."""
+    from medpic.model.backbone import SPECS
 
     size = SPECS[variant].input_size
-    key = hashlib.sha256("\n".join(str(e.path) for e in examples).encode()).hexdigest()[:12]
-    cache_dir = Path(cache_dir) / f"{variant}-{key}-s{seed}"
-    cache_dir.mkdir(parents=True, exist_ok=True)
-    model = None
+    fingerprint = json.dumps([variant, list(taps), seed, [str(e.path) for e in examples]])
+    folder = Path(cache_dir) / "features" / f"{variant}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
+    folder.mkdir(parents=True, exist_ok=True)
+    network = forward = None
     results = []
     for view in range(views):
-        emb_file, tap_file = cache_dir / f"view{view}-emb.npy", cache_dir / f"view{view}-tap.npy"
-        if emb_file.exists() and (tap_file.exists() or not keep_tap):
-            tap = np.load(tap_file, mmap_mode="r") if keep_tap else None
-            results.append(ViewFeatures(np.load(emb_file), tap))
+        path = folder / f"view{view}.npy"
+        if path.exists():
+            results.append(np.load(path))
             continue
-        if model is None:
-            model = split_backbone(build_backbone(variant))
-            forward = tf.function(lambda x: model(x, training=False), reduce_retracing=True)
-        embs = np.zeros((len(examples), model.outputs[1].shape[-1]), np.float32)
-        taps = np.lib.format.open_memmap(
-            tap_file.with_suffix(".tmp.npy"), "w+", np.float16, (len(examples), *model.outputs[0].shape[1:])
-        ) if keep_tap else None
+        if network is None:
+            import tensorflow as tf
 
-        def load(i: int) -> np.ndarray:
-            return preprocess(_view_image(examples[i], view, seed), size)
+            from medpic.model.backbone import build_backbone
 
+            network = feature_network(build_backbone(variant), taps)
+            forward = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
+        out = np.zeros((len(examples), network.output.shape[-1]), np.float32)
         batches = [range(s, min(s + batch_size, len(examples))) for s in range(0, len(examples), batch_size)]
-        pending = prefetch(lambda b: np.stack([load(i) for i in b]), batches, depth=4)
-        for idx, x in tqdm(zip(batches, pending), total=len(batches), desc=f"{variant} view {view}", unit="batch"):
-            tap, emb = forward(tf.constant(x))
-            embs[idx.start : idx.stop] = emb.numpy()
-            if taps is not None:
-                taps[idx.start : idx.stop] = tap.numpy().astype(np.float16)
-        np.save(emb_file, embs)
-        if taps is not None:
-            taps.flush()
-            del taps
-            tap_file.with_suffix(".tmp.npy").rename(tap_file)
-        results.append(ViewFeatures(embs, np.load(tap_file, mmap_mode="r") if keep_tap else None))
+        loaded = prefetch(lambda b, v=view: np.stack([preprocess(view_image(examples[i], v, seed), size) for i in b]),
+                          batches, depth=4)
+        for idx, x in tqdm(zip(batches, loaded), total=len(batches), desc=f"features view {view}", unit="batch"):
+            out[idx.start : idx.stop] = forward(x).numpy()
+        np.save(folder / f"view{view}.tmp.npy", out)
+        (folder / f"view{view}.tmp.npy").replace(path)
+        results.append(out)
     return results

@@ -1,8 +1,8 @@
 """The decision head on frozen backbone features: a source-balanced logistic regression.
 
-Measured on the leave-sources-out split, a linear head on frozen, multi-scale features
-generalised to unseen sources better than fine-tuned layers (which learned each source's look)
-and better than augmented views or an MLP. Two choices mattered:
+Measured on the leave-sources-out split (5 folds of whole sources), a linear head on frozen,
+multi-scale features reached 0.883 accuracy against 0.865 for the final embedding alone. Two
+choices mattered besides the features:
 
 - sample weights of ``1/sqrt(images in the source)``, normalised per class, so a 450-image
   source does not outvote a 40-image one and both classes weigh the same (the 1.6:1 imbalance);

@@ -45,20 +45,20 @@ def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray) -> float:
-    """The probability cut with the best balanced accuracy, nearest 0.5 among equals.
+    """The cut on validation data: the one nearest 0.5 whose accuracy is within one standard
+    error of the best cut's (Breiman's one-standard-error rule).
 
-    Balanced accuracy (mean of the per-class recalls) keeps the 1.6:1 class ratio of the
-    validation data from pulling the cut towards the majority class.
+    With calibrated probabilities 0.5 is the accuracy-optimal cut in expectation; moving away from
+    it to gain two or three validation images would fit the validation set's noise. Cuts are kept
+    within [0.05, 0.95] so that the label and the calibrated probability never disagree wildly.
     """
     p, y = np.asarray(p, np.float64), np.asarray(y).astype(bool)
-    candidates = np.unique(np.clip(np.concatenate([p, [0.5]]), 0.01, 0.99))
-    best, best_score = 0.5, -1.0
-    for t in candidates:
-        pred = p >= t
-        score = 0.5 * (pred[y].mean() + (~pred[~y]).mean())
-        if score > best_score + 1e-12 or (abs(score - best_score) <= 1e-12 and abs(t - 0.5) < abs(best - 0.5)):
-            best, best_score = float(t), score
-    return best
+    candidates = np.unique(np.clip(np.concatenate([p, [0.5]]), 0.05, 0.95))
+    accuracy = np.array([((p >= t) == y).mean() for t in candidates])
+    best = accuracy.max()
+    standard_error = np.sqrt(best * (1 - best) / max(len(y), 1))
+    good = candidates[accuracy >= best - standard_error - 1e-12]
+    return float(good[np.argmin(np.abs(good - 0.5))])
 
 
 def expected_calibration_error(p: np.ndarray, y: np.ndarray, *, bins: int = 15) -> float:

@@ -86,10 +86,10 @@ def download_from_hub(settings: Settings) -> tuple[Path, str | None]:
         raise ModelError(f"Hub repo {repo!r} not found (or private)") from exc
     except RevisionNotFoundError as exc:
         raise ModelError(f"Hub repo {repo!r} has no revision {settings.model_revision!r}") from exc
+    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:  # before its parent EntryNotFoundError
+        raise ModelError(f"Hub unreachable or offline and {repo!r} is not cached") from exc
     except EntryNotFoundError as exc:
         raise ModelNotFound(f"Hub repo {repo!r} lacks a model file: {exc}") from exc
-    except (LocalEntryNotFoundError, OfflineModeIsEnabled) as exc:
-        raise ModelError(f"Hub unreachable or offline and {repo!r} is not cached") from exc
     except HfHubHTTPError as exc:
         raise ModelError(f"Hub error for {repo!r}: {exc}") from exc
     except OSError as exc:  # connection errors surface as OSError subclasses
