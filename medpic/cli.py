@@ -55,6 +55,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=_probability, metavar="T", help="probability above which an image is medical")
     p.add_argument("--batch", type=_positive, metavar="N", help="images per inference batch")
 
+    p = sub.add_parser("scan", help="find and classify every image of a PDF (path or URL)")
+    p.add_argument("target", metavar="TARGET", help="a PDF file, or an http(s) URL of a PDF")
+    p.add_argument("--csv", type=Path, metavar="OUT", help="write the report as CSV instead of printing a table")
+    p.add_argument("--save-medical", type=Path, metavar="DIR", help="save confident medical images and a manifest here")
+    p.add_argument("--zip", type=Path, metavar="OUT", help="write confident medical images and a manifest to a ZIP")
+    p.add_argument("--min-confidence", type=_probability, default=0.9, metavar="C",
+                   help="confidence needed for --save-medical/--zip (default 0.9)")
+    p.add_argument("--threshold", type=_probability, metavar="T", help="probability above which an image is medical")
+    p.add_argument("--allow-private", action="store_true",
+                   help="let URLs reach private and loopback addresses (local use and tests only)")
+
     p = sub.add_parser("train", help="train the classifier on the shared dataset and export it")
     p.add_argument("--dataset", type=Path, help="dataset folder with manifest.csv")
     p.add_argument("--out", type=Path, help="model folder to write (default: the bundled models/medpic-lite0)")
@@ -112,6 +123,63 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
+SCAN_TABLE_COLUMNS = ("image", "page", "found_by", "width", "height", "label", "p_medical", "confidence", "status",
+                      "reason")
+
+
+def _load_target(target: str, settings: Settings) -> tuple[bytes, str]:
+    """The bytes of a local file or URL, and the source name to report."""
+    if "://" in target:
+        from medpic.fetch import fetch
+
+        response = fetch(target, allow_private=settings.allow_private, limits=settings.fetch_limits())
+        return response.data, target
+    path = Path(target)
+    if not path.is_file():
+        raise InvalidInput(f"no such file: {target!r}")
+    size = path.stat().st_size
+    if size > settings.max_document_bytes:
+        raise InvalidInput(f"{target!r} is {size:,} bytes, over the limit of {settings.max_document_bytes:,} "
+                           "(MEDPIC_MAX_DOCUMENT_BYTES)")
+    return path.read_bytes(), target
+
+
+def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
+    from medpic.extract.pdf import is_pdf
+    from medpic.model.classifier import Classifier
+    from medpic.report import SCAN_COLUMNS, format_table, save_medical, write_csv, write_zip
+    from medpic.scan import scan_pdf_bytes
+
+    if args.allow_private:
+        settings = settings.with_(allow_private=True)
+    data, source = _load_target(args.target, settings)
+    if not is_pdf(data):
+        raise InvalidInput(f"{source!r} is not a PDF (web pages are not supported yet)")
+    classifier = Classifier.load(settings)
+    report = scan_pdf_bytes(data, source=source, classifier=classifier, threshold=args.threshold,
+                            limits=settings.pdf_limits())
+    if args.csv:
+        write_csv(report.rows, args.csv, columns=SCAN_COLUMNS)
+    else:
+        sys.stdout.write(format_table(report.rows, columns=SCAN_TABLE_COLUMNS))
+    saved = []
+    if args.save_medical:
+        saved = save_medical(report.items, args.save_medical, min_confidence=args.min_confidence)
+    zipped = write_zip(report.items, args.zip, min_confidence=args.min_confidence) if args.zip else None
+    counts = report.summary()
+    print(f"{source}: {counts['found']} images found, {counts['medical']} medical, "
+          f"{counts['ok'] - counts['medical']} non-medical, {counts['skipped']} skipped, {counts['errors']} errors",
+          file=sys.stderr)
+    for note in report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    if args.save_medical:
+        print(f"saved {len(saved)} medical images (confidence >= {args.min_confidence}) to {args.save_medical}",
+              file=sys.stderr)
+    if zipped is not None:
+        print(f"wrote {zipped} medical images (confidence >= {args.min_confidence}) to {args.zip}", file=sys.stderr)
+    return EXIT_OK
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from medpic.model.train import train
 
@@ -140,7 +208,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"classify": cmd_classify, "train": cmd_train, "evaluate": cmd_evaluate, "publish-model": cmd_publish}
+COMMANDS = {"classify": cmd_classify, "scan": cmd_scan, "train": cmd_train, "evaluate": cmd_evaluate, "publish-model": cmd_publish}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

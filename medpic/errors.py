@@ -7,8 +7,15 @@
     │   ├── UnsupportedFormat                an image format outside the allow-list
     │   ├── ImageTooLarge                    over the pixel cap (decompression bombs)
     │   └── CorruptImage                     truncated or damaged data
-    └── ModelError                           the classifier could not be loaded or run
-        └── ModelNotFound (also FileNotFoundError)
+    ├── ModelError                           the classifier could not be loaded or run
+    │   └── ModelNotFound (also FileNotFoundError)
+    ├── ExtractionError                      a whole source could not be read
+    │   ├── NotAPdf (also InvalidInput)      not a PDF, whatever its name says
+    │   ├── PdfEncrypted                     needs a password
+    │   └── PdfDamaged                       beyond repair
+    └── FetchError                           a URL could not be fetched
+        ├── BlockedURL (also InvalidInput)   refused by the network guard
+        └── ResponseTooLarge                 over the byte cap
 
 Each error carries a short ``reason`` meant for a report row or a chat message, so interfaces
 never have to parse exception text.
@@ -26,6 +33,13 @@ __all__ = [
     "CorruptImage",
     "ModelError",
     "ModelNotFound",
+    "ExtractionError",
+    "NotAPdf",
+    "PdfEncrypted",
+    "PdfDamaged",
+    "FetchError",
+    "BlockedURL",
+    "ResponseTooLarge",
 ]
 
 
@@ -81,3 +95,41 @@ class ModelError(MedPicError):
 
 class ModelNotFound(ModelError, FileNotFoundError):
     """A model folder lacks a file it needs."""
+
+
+# -- extraction -------------------------------------------------------------------------------
+
+
+class ExtractionError(MedPicError):
+    """A whole source (a PDF, a page) could not be read; single images fail as report rows."""
+
+
+class NotAPdf(ExtractionError, InvalidInput):
+    """The input is not a PDF (checked by magic bytes, not by name)."""
+
+
+class PdfEncrypted(ExtractionError):
+    """The PDF needs a password we do not have."""
+
+
+class PdfDamaged(ExtractionError):
+    """The PDF is damaged beyond what PyMuPDF can repair."""
+
+
+# -- fetching ---------------------------------------------------------------------------------
+
+
+class FetchError(MedPicError):
+    """A URL could not be fetched (timeout, HTTP error, too large, refused)."""
+
+    def __init__(self, reason: str, *, url: str = "") -> None:
+        super().__init__(reason)
+        self.url = url
+
+
+class BlockedURL(FetchError, InvalidInput):
+    """The network guard refused a URL: not http(s), or a private or internal address."""
+
+
+class ResponseTooLarge(FetchError):
+    """The response was larger than the byte cap; reading stopped at the cap."""

@@ -75,6 +75,20 @@ class Settings:
     max_pixels: int = 50_000_000
     # Largest image file we read, in bytes (MEDPIC_MAX_IMAGE_BYTES).
     max_image_bytes: int = 50 * 1024 * 1024
+    # Network guard off: allow private and loopback addresses (MEDPIC_ALLOW_PRIVATE); local use only.
+    allow_private: bool = False
+    # Whole-fetch timeout for one URL, seconds (MEDPIC_FETCH_TIMEOUT).
+    fetch_timeout_s: int = 20
+    # Largest PDF or HTML document fetched or read, in bytes (MEDPIC_MAX_DOCUMENT_BYTES).
+    max_document_bytes: int = 200 * 1024 * 1024
+    # Pages read from one PDF (MEDPIC_MAX_PDF_PAGES).
+    max_pdf_pages: int = 2000
+    # Images judged per page or document; the rest are "skipped" rows (MEDPIC_MAX_IMAGES).
+    max_images: int = 2000
+    # Images smaller than this on either side are "skipped: too small" (MEDPIC_MIN_IMAGE_SIDE).
+    min_image_side: int = 32
+    # Whole-scan time budget, seconds (MEDPIC_SCAN_BUDGET).
+    scan_budget_s: int = 300
     # Probability threshold override (MEDPIC_THRESHOLD); None uses the model's own.
     threshold: float | None = None
     # The labelled training set (MEDPIC_DATASET).
@@ -110,11 +124,32 @@ class Settings:
             max_image_bytes=_as_int(
                 "MEDPIC_MAX_IMAGE_BYTES", env.get("MEDPIC_MAX_IMAGE_BYTES"), defaults.max_image_bytes
             ),
+            allow_private=_as_bool("MEDPIC_ALLOW_PRIVATE", env.get("MEDPIC_ALLOW_PRIVATE"), False),
+            fetch_timeout_s=_as_int("MEDPIC_FETCH_TIMEOUT", env.get("MEDPIC_FETCH_TIMEOUT"), defaults.fetch_timeout_s),
+            max_document_bytes=_as_int("MEDPIC_MAX_DOCUMENT_BYTES", env.get("MEDPIC_MAX_DOCUMENT_BYTES"),
+                                       defaults.max_document_bytes),
+            max_pdf_pages=_as_int("MEDPIC_MAX_PDF_PAGES", env.get("MEDPIC_MAX_PDF_PAGES"), defaults.max_pdf_pages),
+            max_images=_as_int("MEDPIC_MAX_IMAGES", env.get("MEDPIC_MAX_IMAGES"), defaults.max_images),
+            min_image_side=_as_int("MEDPIC_MIN_IMAGE_SIDE", env.get("MEDPIC_MIN_IMAGE_SIDE"), defaults.min_image_side),
+            scan_budget_s=_as_int("MEDPIC_SCAN_BUDGET", env.get("MEDPIC_SCAN_BUDGET"), defaults.scan_budget_s),
             threshold=parsed_threshold,
             dataset_dir=_as_path(env.get("MEDPIC_DATASET")) or defaults.dataset_dir,
             reports_dir=_as_path(env.get("MEDPIC_REPORTS_DIR")) or defaults.reports_dir,
             cache_dir=_as_path(env.get("MEDPIC_CACHE_DIR")) or defaults.cache_dir,
         )
+
+    def pdf_limits(self):
+        """The PDF extractor's bounds from these settings."""
+        from medpic.extract.pdf import PdfLimits
+
+        return PdfLimits(max_pages=self.max_pdf_pages, max_images=self.max_images, max_pixels=self.max_pixels,
+                         min_side=self.min_image_side, time_budget_s=float(self.scan_budget_s))
+
+    def fetch_limits(self, *, max_bytes: int | None = None):
+        """The fetcher's bounds from these settings (documents by default)."""
+        from medpic.fetch import FetchLimits
+
+        return FetchLimits(timeout_s=float(self.fetch_timeout_s), max_bytes=max_bytes or self.max_document_bytes)
 
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed (CLI flags override the environment)."""

@@ -10,7 +10,7 @@ __all__ = ["write_model_card"]
 
 
 def _pct(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.1f}%"
+    return "n/a" if value is None else f"{100 * value:.2f}%"
 
 
 def _metric_rows(name: str, m: dict) -> str:

@@ -1,0 +1,1 @@
+"""Extraction: sources (web pages, PDFs) -> image candidates."""

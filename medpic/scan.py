@@ -1,0 +1,116 @@
+"""``scan``: a source (PDF now, web pages next) -> candidates -> predictions -> a report.
+
+Every candidate becomes exactly one row: judged (``ok``), ``skipped`` with the limit or size
+that excluded it, or ``error`` with the reason. The report keeps the candidates so that the
+medical images can be saved with their original bytes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Iterator
+
+from medpic.errors import ImageError
+from medpic.extract.candidates import Extraction, ImageCandidate
+from medpic.imaging import decode_image
+from medpic.model.classifier import Classifier
+from medpic.report import ReportRow, Status
+
+__all__ = ["Judged", "ScanReport", "judge", "scan_pdf_bytes"]
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A candidate and its row: what was found, and what we concluded."""
+
+    candidate: ImageCandidate
+    row: ReportRow
+
+
+@dataclass(frozen=True)
+class ScanReport:
+    """The result of scanning one source."""
+
+    source: str
+    kind: str  # "pdf" or "web"
+    items: tuple[Judged, ...]
+    notes: tuple[str, ...] = ()
+    pages: int | None = None
+
+    @property
+    def rows(self) -> list[ReportRow]:
+        return [j.row for j in self.items]
+
+    def summary(self) -> dict[str, int]:
+        rows = self.rows
+        return {
+            "found": len(rows),
+            "ok": sum(r.status == Status.OK for r in rows),
+            "medical": sum(r.status == Status.OK and r.label == "medical" for r in rows),
+            "skipped": sum(r.status == Status.SKIPPED for r in rows),
+            "errors": sum(r.status == Status.ERROR for r in rows),
+        }
+
+
+def _row(c: ImageCandidate, *, status: str, reason: str = "", width=None, height=None, prediction=None) -> ReportRow:
+    return ReportRow(
+        source=c.source, image=c.ref, status=status, reason=reason,
+        width=width if width is not None else c.width, height=height if height is not None else c.height,
+        label=prediction.label if prediction else "", p_medical=prediction.p_medical if prediction else None,
+        confidence=prediction.confidence if prediction else None, page=c.page, found_by=c.found_by,
+        alt=c.alt, sha256=c.sha256,
+    )
+
+
+def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, *, threshold: float | None = None,
+          max_pixels: int = 50_000_000) -> Iterator[Judged]:
+    """Classify candidates in batches as they arrive; rows come out in candidate order."""
+    pending: list[tuple[ImageCandidate, object]] = []
+
+    def flush() -> Iterator[Judged]:
+        images = [img for _, img in pending if img is not None]
+        predictions = iter(classifier.predict(images, threshold=threshold)) if images else iter(())
+        for cand, img in pending:
+            if isinstance(img, str):  # a decode error reason
+                yield Judged(cand, _row(cand, status=Status.ERROR, reason=img))
+            else:
+                yield Judged(cand, _row(cand, status=Status.OK, prediction=next(predictions)))
+        pending.clear()
+
+    for cand in candidates:
+        if cand.status != Status.OK:
+            yield from flush()
+            yield Judged(cand, _row(cand, status=cand.status, reason=cand.reason))
+            continue
+        image = cand.image
+        if image is None:
+            try:
+                decoded = decode_image(cand.data or b"", max_pixels=max_pixels)
+                image = decoded.image
+                if cand.width is None:
+                    from dataclasses import replace
+
+                    cand = replace(cand, width=decoded.width, height=decoded.height)
+            except ImageError as exc:
+                pending.append((cand, exc.reason))
+                continue
+        pending.append((cand, image))
+        if sum(1 for _, i in pending if not isinstance(i, str)) >= classifier.batch_size:
+            yield from flush()
+    yield from flush()
+
+
+def scan_extraction(extraction: Extraction, classifier: Classifier, *, threshold: float | None = None,
+                    max_pixels: int = 50_000_000) -> ScanReport:
+    items = tuple(judge(extraction.candidates, classifier, threshold=threshold, max_pixels=max_pixels))
+    return ScanReport(extraction.source, extraction.kind, items, extraction.notes, extraction.pages)
+
+
+def scan_pdf_bytes(data: bytes, *, source: str, classifier: Classifier, threshold: float | None = None,
+                   limits=None) -> ScanReport:
+    """Extract and judge every image of a PDF given as bytes."""
+    from medpic.extract.pdf import PdfLimits, extract_pdf
+
+    extraction = extract_pdf(data, source=source, limits=limits or PdfLimits())
+    return scan_extraction(extraction, classifier, threshold=threshold,
+                           max_pixels=(limits or PdfLimits()).max_pixels)
