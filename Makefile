@@ -23,6 +23,7 @@ run: $(STAMP)  ## classify the bundled example images and print the table
 	$(VENV)/bin/medpic classify examples/
 
 test: $(STAMP)  ## the whole test suite, offline
+	tools/system-deps.sh
 	$(PY) -m pytest -q
 
 train: $(STAMP)  ## retrain on ../shared/datasets/medpic and overwrite models/medpic-lite0

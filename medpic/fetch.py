@@ -92,7 +92,7 @@ def fetch(url: str, *, allow_private: bool = False, limits: FetchLimits = FetchL
                     f"too large: {int(declared):,} bytes is over the limit of {limits.max_bytes:,}", url=url)
             chunks, size = [], 0
             try:
-                for chunk in response.stream(64 * 1024):
+                while chunk := response.read1(64 * 1024):  # whatever arrived: a trickle cannot stall us
                     size += len(chunk)
                     if size > limits.max_bytes:
                         raise ResponseTooLarge(f"too large: over the limit of {limits.max_bytes:,} bytes", url=url)

@@ -32,6 +32,7 @@ class ImageCandidate:
     data: bytes | None = field(default=None, repr=False)  # bytes to save (original where possible)
     extension: str = ""  # of ``data``: "jpg", "png", ...
     sha256: str = ""
+    duplicates: tuple[str, ...] = ()  # refs of other objects with the very same pixels, merged here
     status: str = "ok"  # "skipped" or "error" when extraction already decided
     reason: str = ""
 

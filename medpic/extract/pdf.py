@@ -18,12 +18,13 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 import time
 from dataclasses import dataclass, field
 
 from PIL import Image
 
-from medpic.errors import NotAPdf, PdfDamaged, PdfEncrypted
+from medpic.errors import CorruptImage, NotAPdf, PdfDamaged, PdfEncrypted
 from medpic.extract.candidates import Extraction, ImageCandidate
 
 __all__ = ["PdfLimits", "extract_pdf", "is_pdf"]
@@ -50,13 +51,14 @@ def is_pdf(data: bytes) -> bool:
 def _open(data: bytes, source: str):
     import pymupdf
 
+    pymupdf.TOOLS.mupdf_display_errors(False)  # errors reach us as exceptions and warnings instead
     if not data:
         raise NotAPdf(f"not a PDF: {source!r} is empty")
     if not is_pdf(data):
         raise NotAPdf(f"not a PDF: {source!r} does not start with %PDF")
     try:
         doc = pymupdf.open(stream=data, filetype="pdf")
-    except (pymupdf.FileDataError, RuntimeError, ValueError) as exc:
+    except (pymupdf.FileDataError, RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase) as exc:
         raise PdfDamaged(f"damaged PDF that could not be repaired: {exc}") from exc
     if doc.needs_pass and not doc.authenticate(""):
         doc.close()
@@ -145,12 +147,52 @@ def _pixel_hash(image: Image.Image) -> str:
     return hashlib.sha256(f"{image.mode}{image.size}".encode() + image.tobytes()).hexdigest()
 
 
-def _decode_xobject(doc, found: _Found) -> tuple[Image.Image, bytes, str, str]:
+# MuPDF does not raise on a damaged image stream: it warns ("premature end of file in jpeg",
+# "padding truncated image") and pads the picture with black. Its warning store is process-wide,
+# so decoding holds a lock while it reads the warnings its own call produced.
+_MUPDF_LOCK = threading.Lock()
+_DAMAGE = re.compile(r"truncat|padding|premature|corrupt|syntax error|unexpected end|datastream|read error|"
+                     r"invalid|bad |cannot|failed|error", re.I)
+
+
+_INLINE = re.compile(rb"(?:^|[\s\]>)])BI[\s/]")
+
+
+def _has_inline_images(doc, page) -> bool:
+    """Whether the page or its form XObjects hold ``BI`` operators: a cheap test that spares
+    decoding every image of every page just to find the rare inline one."""
+    if _INLINE.search(page.read_contents() or b""):
+        return True
+    for xref, *_ in page.get_xobjects():
+        try:
+            if _INLINE.search(doc.xref_stream(xref) or b""):
+                return True
+        except (RuntimeError, ValueError):
+            continue
+    return False
+
+
+def _pixmap_checked(doc, xref: int, smask: int):
     import pymupdf
 
-    pix = pymupdf.Pixmap(doc, found.xref)
-    if found.smask:
-        pix = pymupdf.Pixmap(pix, pymupdf.Pixmap(doc, found.smask))
+    with _MUPDF_LOCK:
+        pymupdf.TOOLS.mupdf_display_errors(False)
+        pymupdf.TOOLS.store_shrink(100)  # drop cached decodes, so this decode's warnings are seen
+        pymupdf.TOOLS.mupdf_warnings(reset=True)
+        try:
+            pix = pymupdf.Pixmap(doc, xref)
+            if smask:
+                pix = pymupdf.Pixmap(pix, pymupdf.Pixmap(doc, smask))
+        finally:
+            warnings = pymupdf.TOOLS.mupdf_warnings(reset=True)
+    damage = [w for w in warnings.splitlines() if _DAMAGE.search(w) and "icc" not in w.lower()]
+    if damage:
+        raise CorruptImage(f"corrupt image: {damage[-1].strip()}")
+    return pix
+
+
+def _decode_xobject(doc, found: _Found) -> tuple[Image.Image, bytes, str, str]:
+    pix = _pixmap_checked(doc, found.xref, found.smask)
     rgb, keep = _pixmap_to_images(pix)
     original_jpeg = (
         found.filter == "DCTDecode" and not found.smask and keep.mode in ("RGB", "L")
@@ -187,6 +229,7 @@ def extract_pdf(data: bytes, *, source: str, limits: PdfLimits = PdfLimits()) ->
     import pymupdf
 
     started = time.monotonic()
+    mupdf_errors = (RuntimeError, ValueError, pymupdf.mupdf.FzErrorBase)
     doc = _open(data, source)
     notes: list[str] = []
     try:
@@ -208,19 +251,25 @@ def extract_pdf(data: bytes, *, source: str, limits: PdfLimits = PdfLimits()) ->
                 for xref, smask, width, height, _bpc, colorspace, _alt, _name, filt, _ref in images:
                     key = f"xref-{xref}"
                     if key in found:
-                        if pno + 1 not in found[key].pages:
+                        if found[key] is not None and pno + 1 not in found[key].pages:
                             found[key].pages.append(pno + 1)
                         continue
                     if not colorspace and doc.xref_get_key(xref, "ImageMask")[1] == "true":
                         stencils += 1  # a paint mask (like a glyph), not a picture
                         found[key] = None  # type: ignore[assignment]
                         continue
-                    rects = page.get_image_rects(xref)
+                    try:
+                        rects = page.get_image_rects(xref)
+                    except mupdf_errors:  # a damaged image must not hide the page's others
+                        rects = []
                     bbox = tuple(rects[0]) if rects else None
                     blocks = blocks if blocks is not None else _text_blocks(page)
                     found[key] = _Found(key, "xobject", [pno + 1], bbox, caption_near(blocks, bbox),
                                         width, height, xref=xref, smask=smask, filter=filt)
-                inline_infos = [i for i in page.get_image_info(xrefs=True) if i.get("xref", 0) == 0]
+                inline_infos = []
+                if _has_inline_images(doc, page):
+                    with _MUPDF_LOCK:
+                        inline_infos = [i for i in page.get_image_info(xrefs=True) if i.get("xref", 0) == 0]
                 if inline_infos:
                     image_blocks = {
                         _rounded(b["bbox"]): b
@@ -234,7 +283,7 @@ def extract_pdf(data: bytes, *, source: str, limits: PdfLimits = PdfLimits()) ->
                         found[key] = _Found(key, "inline", [pno + 1], bbox, caption_near(blocks, bbox),
                                             info["width"], info["height"],
                                             inline_block=image_blocks.get(_rounded(bbox)))
-            except (RuntimeError, ValueError) as exc:
+            except mupdf_errors as exc:
                 notes.append(f"page {pno + 1} could not be read: {exc}")
         if stencils:
             notes.append(f"{stencils} stencil masks (paint masks, not pictures) not listed")
@@ -277,7 +326,8 @@ def extract_pdf(data: bytes, *, source: str, limits: PdfLimits = PdfLimits()) ->
             if digest in by_pixels:  # the same picture as another object: merge the pages
                 first = candidates[by_pixels[digest]]
                 merged = tuple(sorted(set(first.pages) | set(item.pages)))
-                candidates[by_pixels[digest]] = _replace(first, pages=merged, page=merged[0])
+                candidates[by_pixels[digest]] = _replace(first, pages=merged, page=merged[0],
+                                                         duplicates=(*first.duplicates, ref))
                 continue
             by_pixels[digest] = len(candidates)
             candidates.append(ImageCandidate(**base, image=rgb, data=saved, extension=ext,

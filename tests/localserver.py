@@ -1,0 +1,82 @@
+"""A small local web server for tests: static routes, redirects, slow and endless responses."""
+
+from __future__ import annotations
+
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Callable
+
+
+class LocalServer:
+    """Serves ``routes``: path -> (status, headers, body) or a callable writing to the handler."""
+
+    def __init__(self, routes: dict[str, tuple[int, dict[str, str], bytes] | Callable]) -> None:
+        self.routes = routes
+        self.hits: list[str] = []
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                server.hits.append(self.path)
+                route = server.routes.get(self.path.split("?", 1)[0])
+                if route is None:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                if callable(route):
+                    route(self)
+                    return
+                status, headers, body = route
+                self.send_response(status)
+                for k, v in headers.items():
+                    self.send_header(k, v)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "LocalServer":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def endless(handler: BaseHTTPRequestHandler) -> None:
+    """A response that never ends (no Content-Length, bytes forever)."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/pdf")
+    handler.end_headers()
+    try:
+        handler.wfile.write(b"%PDF-1.7\n")
+        while True:
+            handler.wfile.write(b"0" * 65536)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def trickle(handler: BaseHTTPRequestHandler) -> None:
+    """A response that sends a byte every half second, forever."""
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/pdf")
+    handler.end_headers()
+    try:
+        while True:
+            handler.wfile.write(b"%")
+            handler.wfile.flush()
+            time.sleep(0.5)
+    except (BrokenPipeError, ConnectionResetError):
+        pass

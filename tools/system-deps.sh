@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Debian packages the tests use, installed only when missing (so a second run does nothing):
+#   poppler-utils          pdfimages, the completeness reference for PDF extraction
+#   doxygen-doc, why3-doc-pdf, asymptote-doc   real PDF manuals with images, for the same check
+# Without apt-get or root this prints what is missing and lets the tests skip what needs it.
+set -euo pipefail
+
+need=()
+command -v pdfimages >/dev/null || need+=(poppler-utils)
+[ -f /usr/share/doc/doxygen/doxygen_manual.pdf ] || need+=(doxygen-doc)
+[ -f /usr/share/doc/why3-doc-pdf/manual.pdf ] || need+=(why3-doc-pdf)
+[ -f /usr/share/doc/asymptote/asymptote.pdf ] || need+=(asymptote-doc)
+
+[ ${#need[@]} -eq 0 ] && exit 0
+if ! command -v apt-get >/dev/null; then
+    echo "system-deps: apt-get not found; missing: ${need[*]} (tests needing them will be skipped)" >&2
+    exit 0
+fi
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo -n"
+echo "system-deps: installing ${need[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null \
+    || { $SUDO apt-get update -q >/dev/null && $SUDO apt-get install -y -q --no-install-recommends "${need[@]}" >/dev/null; }
