@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=_probability, metavar="T", help="probability above which an image is medical")
     p.add_argument("--batch", type=_positive, metavar="N", help="images per inference batch")
 
-    p = sub.add_parser("scan", help="find and classify every image of a PDF (path or URL)")
-    p.add_argument("target", metavar="TARGET", help="a PDF file, or an http(s) URL of a PDF")
+    p = sub.add_parser("scan", help="find and classify every image of a web page or a PDF")
+    p.add_argument("target", metavar="TARGET", help="an http(s) URL (a web page or a PDF), or a PDF file")
     p.add_argument("--csv", type=Path, metavar="OUT", help="write the report as CSV instead of printing a table")
     p.add_argument("--save-medical", type=Path, metavar="DIR", help="save confident medical images and a manifest here")
     p.add_argument("--zip", type=Path, metavar="OUT", help="write confident medical images and a manifest to a ZIP")
@@ -65,6 +65,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threshold", type=_probability, metavar="T", help="probability above which an image is medical")
     p.add_argument("--allow-private", action="store_true",
                    help="let URLs reach private and loopback addresses (local use and tests only)")
+    p.add_argument("--no-browser", action="store_true",
+                   help="parse the HTML without rendering it (no JavaScript, no lazy images)")
 
     p = sub.add_parser("train", help="train the classifier on the shared dataset and export it")
     p.add_argument("--dataset", type=Path, help="dataset folder with manifest.csv")
@@ -127,13 +129,7 @@ SCAN_TABLE_COLUMNS = ("image", "page", "found_by", "width", "height", "label", "
                       "reason")
 
 
-def _load_target(target: str, settings: Settings) -> tuple[bytes, str]:
-    """The bytes of a local file or URL, and the source name to report."""
-    if "://" in target:
-        from medpic.fetch import fetch
-
-        response = fetch(target, allow_private=settings.allow_private, limits=settings.fetch_limits())
-        return response.data, target
+def _read_pdf_path(target: str, settings: Settings) -> bytes:
     path = Path(target)
     if not path.is_file():
         raise InvalidInput(f"no such file: {target!r}")
@@ -141,35 +137,64 @@ def _load_target(target: str, settings: Settings) -> tuple[bytes, str]:
     if size > settings.max_document_bytes:
         raise InvalidInput(f"{target!r} is {size:,} bytes, over the limit of {settings.max_document_bytes:,} "
                            "(MEDPIC_MAX_DOCUMENT_BYTES)")
-    return path.read_bytes(), target
+    return path.read_bytes()
+
+
+def _scan(args: argparse.Namespace, settings: Settings, classifier, bar):
+    """Scan a PDF path, a PDF URL or a web page URL; returns the report."""
+    from medpic.extract.pdf import extract_pdf, is_pdf
+    from medpic.fetch import fetch
+    from medpic.scan import scan_extraction, scan_pdf_bytes, scan_web
+
+    target = args.target
+    if "://" not in target:
+        bar.set_description("reading PDF")
+        extraction = extract_pdf(_read_pdf_path(target, settings), source=target, limits=settings.pdf_limits())
+        return scan_extraction(extraction, classifier, threshold=args.threshold, max_pixels=settings.max_pixels)
+    guard = {"allow_private": settings.allow_private, "allowed_origins": settings.allowed_origins}
+    head = fetch(target, limits=settings.fetch_limits(), peek=1024, **guard)
+    if is_pdf(head.data) or "application/pdf" in head.content_type.lower():
+        bar.set_description("downloading PDF")
+        data = fetch(target, limits=settings.fetch_limits(), **guard).data
+        bar.set_description("reading PDF")
+        return scan_pdf_bytes(data, source=target, classifier=classifier, threshold=args.threshold,
+                              limits=settings.pdf_limits())
+    from medpic.extract.browser import BrowserService
+
+    browser = None if args.no_browser else BrowserService(executable=settings.chromium)
+    try:
+        static = browser is None or not browser.available()
+        bar.set_description("parsing the page (static mode)" if static else "rendering the page")
+        return scan_web(target, classifier=classifier, settings=settings, browser=None if static else browser,
+                        static=static, threshold=args.threshold)
+    finally:
+        if browser is not None:
+            browser.close()
 
 
 def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
-    from medpic.extract.pdf import is_pdf
+    import time
+
+    from tqdm import tqdm
+
     from medpic.model.classifier import Classifier
     from medpic.report import SCAN_COLUMNS, format_table, save_medical, write_csv, write_zip
-    from medpic.scan import scan_pdf_bytes
 
+    started = time.monotonic()
     if args.allow_private:
         settings = settings.with_(allow_private=True)
-    data, source = _load_target(args.target, settings)
-    if not is_pdf(data):
-        raise InvalidInput(f"{source!r} is not a PDF (web pages are not supported yet)")
     classifier = Classifier.load(settings)
-    report = scan_pdf_bytes(data, source=source, classifier=classifier, threshold=args.threshold,
-                            limits=settings.pdf_limits())
+    bar = tqdm(total=None, file=sys.stderr, disable=None, bar_format="{desc} {elapsed}")
+    try:
+        report = _scan(args, settings, classifier, bar)
+    finally:
+        bar.close()
     if args.csv:
         write_csv(report.rows, args.csv, columns=SCAN_COLUMNS)
     else:
         sys.stdout.write(format_table(report.rows, columns=SCAN_TABLE_COLUMNS))
-    saved = []
-    if args.save_medical:
-        saved = save_medical(report.items, args.save_medical, min_confidence=args.min_confidence)
+    saved = save_medical(report.items, args.save_medical, min_confidence=args.min_confidence) if args.save_medical else []
     zipped = write_zip(report.items, args.zip, min_confidence=args.min_confidence) if args.zip else None
-    counts = report.summary()
-    print(f"{source}: {counts['found']} images found, {counts['medical']} medical, "
-          f"{counts['ok'] - counts['medical']} non-medical, {counts['skipped']} skipped, {counts['errors']} errors",
-          file=sys.stderr)
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.save_medical:
@@ -177,6 +202,10 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
               file=sys.stderr)
     if zipped is not None:
         print(f"wrote {zipped} medical images (confidence >= {args.min_confidence}) to {args.zip}", file=sys.stderr)
+    c = report.summary()
+    print(f"{report.source}: {c['found']} images found, {c['ok']} classified, {c['medical']} medical, "
+          f"{c['skipped']} skipped, {c['errors']} errors in {time.monotonic() - started:.1f} s"
+          + (f"; CSV written to {args.csv}" if args.csv else ""), file=sys.stderr)
     return EXIT_OK
 
 

@@ -52,14 +52,19 @@ def _pool(target: Target, timeout: float):
 
 
 def fetch(url: str, *, allow_private: bool = False, limits: FetchLimits = FetchLimits(),
-          headers: dict[str, str] | None = None) -> Response:
-    """GET ``url`` within the limits; raises ``BlockedURL``, ``ResponseTooLarge`` or ``FetchError``."""
+          headers: dict[str, str] | None = None, peek: int | None = None,
+          allowed_origins: frozenset[str] = frozenset()) -> Response:
+    """GET ``url`` within the limits; raises ``BlockedURL``, ``ResponseTooLarge`` or ``FetchError``.
+
+    With ``peek``, only the first ``peek`` bytes are read (to tell a PDF from a web page) and
+    the size cap does not apply.
+    """
     import urllib3
 
     deadline = time.monotonic() + limits.timeout_s
     current = url
     for _hop in range(limits.max_redirects + 1):
-        target = check_url(current, allow_private=allow_private)
+        target = check_url(current, allow_private=allow_private, allowed_origins=allowed_origins)
         parts = urlsplit(current)
         path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
         default_port = 443 if target.scheme == "https" else 80
@@ -87,6 +92,9 @@ def fetch(url: str, *, allow_private: bool = False, limits: FetchLimits = FetchL
             if response.status >= 400:
                 raise FetchError(f"HTTP {response.status} from {current!r}", url=url)
             declared = response.headers.get("Content-Length")
+            if peek is not None:
+                head = response.read1(peek) if peek else b""
+                return Response(current, response.status, response.headers.get("Content-Type", ""), head)
             if declared and declared.isdigit() and int(declared) > limits.max_bytes:
                 raise ResponseTooLarge(
                     f"too large: {int(declared):,} bytes is over the limit of {limits.max_bytes:,}", url=url)

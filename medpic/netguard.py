@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 from medpic.errors import BlockedURL
 
-__all__ = ["Target", "check_url", "address_allowed"]
+__all__ = ["Target", "check_url", "address_allowed", "origin_of"]
 
 # Metadata endpoints that are globally routable and so not caught by the address classes.
 _METADATA = {ipaddress.ip_address("100.100.100.200"), ipaddress.ip_address("fd00:ec2::254")}
@@ -42,8 +42,19 @@ def address_allowed(address: str) -> bool:
     return ip.is_global and not ip.is_multicast and ip not in _METADATA
 
 
-def check_url(url: str, *, allow_private: bool = False) -> Target:
-    """Parse, resolve and vet ``url``; raises ``BlockedURL`` with the reason."""
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` with the default port made explicit, for allow-list matching."""
+    parts = urlsplit(url.strip())
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
+
+
+def check_url(url: str, *, allow_private: bool = False, allowed_origins: frozenset[str] = frozenset()) -> Target:
+    """Parse, resolve and vet ``url``; raises ``BlockedURL`` with the reason.
+
+    ``allowed_origins`` exempts exact origins (``http://127.0.0.1:8000``) from the address
+    check, so a local development site can be scanned with the guard still on for everything else.
+    """
     try:
         parts = urlsplit(url.strip())
         port = parts.port
@@ -63,7 +74,7 @@ def check_url(url: str, *, allow_private: bool = False) -> Target:
     addresses = list(dict.fromkeys(info[4][0] for info in infos))
     if not addresses:
         raise BlockedURL(f"cannot resolve host {host!r}", url=url)
-    if not allow_private:
+    if not allow_private and origin_of(url) not in allowed_origins:
         blocked = [a for a in addresses if not address_allowed(a)]
         if blocked:
             raise BlockedURL(

@@ -7,7 +7,7 @@ medical images can be saved with their original bytes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
 from medpic.errors import ImageError
@@ -63,12 +63,15 @@ def _row(c: ImageCandidate, *, status: str, reason: str = "", width=None, height
 
 
 def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, *, threshold: float | None = None,
-          max_pixels: int = 50_000_000) -> Iterator[Judged]:
-    """Classify candidates in batches as they arrive; rows come out in candidate order."""
+          max_pixels: int = 50_000_000, min_side: int = 0) -> Iterator[Judged]:
+    """Classify candidates in batches as they arrive; rows come out in candidate order.
+
+    Images smaller than ``min_side`` on either side (icons, tracking pixels) become ``skipped``
+    rows once their true size is known from decoding."""
     pending: list[tuple[ImageCandidate, object]] = []
 
     def flush() -> Iterator[Judged]:
-        images = [img for _, img in pending if img is not None]
+        images = [img for _, img in pending if not isinstance(img, str)]
         predictions = iter(classifier.predict(images, threshold=threshold)) if images else iter(())
         for cand, img in pending:
             if isinstance(img, str):  # a decode error reason
@@ -86,14 +89,16 @@ def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, *, thres
         if image is None:
             try:
                 decoded = decode_image(cand.data or b"", max_pixels=max_pixels)
-                image = decoded.image
-                if cand.width is None:
-                    from dataclasses import replace
-
-                    cand = replace(cand, width=decoded.width, height=decoded.height)
             except ImageError as exc:
                 pending.append((cand, exc.reason))
                 continue
+            image = decoded.image
+            cand = replace(cand, width=decoded.width, height=decoded.height)
+        if min_side and min(image.size) < min_side:
+            yield from flush()
+            yield Judged(cand, _row(cand, status=Status.SKIPPED,
+                                    reason=f"too small: {image.size[0]}x{image.size[1]} is under {min_side} px"))
+            continue
         pending.append((cand, image))
         if sum(1 for _, i in pending if not isinstance(i, str)) >= classifier.batch_size:
             yield from flush()
@@ -101,9 +106,21 @@ def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, *, thres
 
 
 def scan_extraction(extraction: Extraction, classifier: Classifier, *, threshold: float | None = None,
-                    max_pixels: int = 50_000_000) -> ScanReport:
-    items = tuple(judge(extraction.candidates, classifier, threshold=threshold, max_pixels=max_pixels))
+                    max_pixels: int = 50_000_000, min_side: int = 0) -> ScanReport:
+    items = tuple(judge(extraction.candidates, classifier, threshold=threshold, max_pixels=max_pixels,
+                        min_side=min_side))
     return ScanReport(extraction.source, extraction.kind, items, extraction.notes, extraction.pages)
+
+
+def scan_web(url: str, *, classifier: Classifier, settings, browser=None, static: bool = False,
+             threshold: float | None = None) -> ScanReport:
+    """Render (or parse) a web page and judge every image on it."""
+    from medpic.extract.web import extract_web
+
+    extraction = extract_web(url, browser=browser, allow_private=settings.allow_private, limits=settings.web_limits(),
+                             static=static, allowed_origins=settings.allowed_origins)
+    return scan_extraction(extraction, classifier, threshold=threshold, max_pixels=settings.max_pixels,
+                           min_side=settings.min_image_side)
 
 
 def scan_pdf_bytes(data: bytes, *, source: str, classifier: Classifier, threshold: float | None = None,

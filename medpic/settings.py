@@ -46,6 +46,12 @@ def _as_int(name: str, value: str | None, default: int, *, minimum: int = 1) -> 
     return parsed
 
 
+def _origins(value: str | None) -> list[str]:
+    from medpic.netguard import origin_of
+
+    return [origin_of(v) for v in (value or "").split(",") if v.strip()]
+
+
 def _as_path(value: str | None) -> Path | None:
     return Path(value).expanduser() if value and value.strip() else None
 
@@ -77,6 +83,14 @@ class Settings:
     max_image_bytes: int = 50 * 1024 * 1024
     # Network guard off: allow private and loopback addresses (MEDPIC_ALLOW_PRIVATE); local use only.
     allow_private: bool = False
+    # Origins exempt from the guard, e.g. "http://127.0.0.1:8000" (MEDPIC_ALLOWED_ORIGINS, comma-separated).
+    allowed_origins: frozenset[str] = frozenset()
+    # A Chromium executable to use before Playwright's own and the system's (MEDPIC_CHROMIUM).
+    chromium: str | None = None
+    # Page navigation timeout, seconds (MEDPIC_NAV_TIMEOUT).
+    navigation_timeout_s: int = 20
+    # Total image bytes fetched for one page (MEDPIC_MAX_TOTAL_BYTES).
+    max_total_bytes: int = 300 * 1024 * 1024
     # Whole-fetch timeout for one URL, seconds (MEDPIC_FETCH_TIMEOUT).
     fetch_timeout_s: int = 20
     # Largest PDF or HTML document fetched or read, in bytes (MEDPIC_MAX_DOCUMENT_BYTES).
@@ -87,8 +101,8 @@ class Settings:
     max_images: int = 2000
     # Images smaller than this on either side are "skipped: too small" (MEDPIC_MIN_IMAGE_SIDE).
     min_image_side: int = 32
-    # Whole-scan time budget, seconds (MEDPIC_SCAN_BUDGET).
-    scan_budget_s: int = 300
+    # Whole-scan time budget for one page or PDF, seconds (MEDPIC_SCAN_BUDGET).
+    scan_budget_s: int = 120
     # Probability threshold override (MEDPIC_THRESHOLD); None uses the model's own.
     threshold: float | None = None
     # The labelled training set (MEDPIC_DATASET).
@@ -125,6 +139,12 @@ class Settings:
                 "MEDPIC_MAX_IMAGE_BYTES", env.get("MEDPIC_MAX_IMAGE_BYTES"), defaults.max_image_bytes
             ),
             allow_private=_as_bool("MEDPIC_ALLOW_PRIVATE", env.get("MEDPIC_ALLOW_PRIVATE"), False),
+            allowed_origins=frozenset(_origins(env.get("MEDPIC_ALLOWED_ORIGINS"))),
+            chromium=(env.get("MEDPIC_CHROMIUM") or "").strip() or None,
+            navigation_timeout_s=_as_int("MEDPIC_NAV_TIMEOUT", env.get("MEDPIC_NAV_TIMEOUT"),
+                                         defaults.navigation_timeout_s),
+            max_total_bytes=_as_int("MEDPIC_MAX_TOTAL_BYTES", env.get("MEDPIC_MAX_TOTAL_BYTES"),
+                                    defaults.max_total_bytes),
             fetch_timeout_s=_as_int("MEDPIC_FETCH_TIMEOUT", env.get("MEDPIC_FETCH_TIMEOUT"), defaults.fetch_timeout_s),
             max_document_bytes=_as_int("MEDPIC_MAX_DOCUMENT_BYTES", env.get("MEDPIC_MAX_DOCUMENT_BYTES"),
                                        defaults.max_document_bytes),
@@ -144,6 +164,14 @@ class Settings:
 
         return PdfLimits(max_pages=self.max_pdf_pages, max_images=self.max_images, max_pixels=self.max_pixels,
                          min_side=self.min_image_side, time_budget_s=float(self.scan_budget_s))
+
+    def web_limits(self):
+        """The web extractor's bounds from these settings."""
+        from medpic.extract.web import WebLimits
+
+        return WebLimits(navigation_timeout_s=float(self.navigation_timeout_s), budget_s=float(self.scan_budget_s),
+                         max_images=self.max_images, max_image_bytes=self.max_image_bytes,
+                         max_total_bytes=self.max_total_bytes)
 
     def fetch_limits(self, *, max_bytes: int | None = None):
         """The fetcher's bounds from these settings (documents by default)."""

@@ -1,0 +1,155 @@
+"""Web pages in real Chromium (and in static mode) against the local test site."""
+
+import csv
+import time
+
+import pytest
+
+from medpic.cli import main
+from medpic.errors import BlockedURL
+from medpic.extract.browser import BrowserService
+from medpic.extract.web import WebLimits, extract_web, variant_key
+from medpic.model.classifier import Classifier
+from medpic.netguard import origin_of
+from medpic.report import SCAN_COLUMNS
+from medpic.scan import scan_extraction
+from medpic.settings import Settings
+from tests.site import ABSENT, EXPECTED, serve_site
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def site():
+    with serve_site() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def browser():
+    service = BrowserService()
+    if not service.available():
+        pytest.fail("no Chromium found: `make test` installs Debian's chromium")
+    yield service
+    service.close()
+
+
+@pytest.fixture(scope="module")
+def classifier():
+    return Classifier.load(Settings())
+
+
+def scan(site, browser, classifier, path, *, static=False, **kw):
+    extraction = extract_web(site.url + path, browser=None if static else browser, allow_private=True,
+                             static=static, **kw)
+    return extraction, list(scan_extraction(extraction, classifier, min_side=32).items)
+
+
+def check_expected(site, items, mode):
+    rows = {}
+    for item in items:
+        ref = item.row.image
+        rows.setdefault("data:" if ref.startswith("data:image/png") else ref.replace(site.url, ""), item.row)
+    for path, status, outcome, modes in EXPECTED["/gallery.html"]:
+        if mode not in modes:
+            continue
+        assert path in rows, f"{mode}: {path} not found; found {sorted(rows)}"
+        row = rows[path]
+        assert row.status == status, (mode, path, row)
+        if status == "ok":
+            assert row.label == outcome, (mode, path, row.label, row.p_medical)
+        else:
+            assert row.reason.startswith(outcome), (mode, path, row.reason)
+    for path in ABSENT:
+        assert path not in rows, f"{mode}: {path} should have been merged away"
+    return rows
+
+
+def test_browser_finds_every_expected_image_with_the_right_verdict(site, browser, classifier):
+    extraction, items = scan(site, browser, classifier, "/gallery.html")
+    rows = check_expected(site, items, "browser")
+    expected = {p for p, _, _, m in EXPECTED["/gallery.html"] if "browser" in m}
+    assert expected <= set(rows)
+    by = {r.image.replace(site.url, ""): r for r in (i.row for i in items)}
+    assert by["/img/retina.jpg"].alt == "Fundus photograph"
+    assert by["/img/pseudo-ct.png"].found_by == "css-before"
+    assert by["/img/og-rocket.jpg"].found_by == "og-image"
+    assert by["/img/framed-rocket.jpg"].alt == "in a frame"
+    cat = next(i for i in items if i.row.image.endswith("/img/chelsea-a.jpg"))
+    assert cat.candidate.duplicates == (site.url + "/img/chelsea-b.jpg",)
+
+
+def test_static_mode_finds_its_subset_and_says_so(site, browser, classifier):
+    extraction, items = scan(site, browser, classifier, "/gallery.html", static=True)
+    rows = check_expected(site, items, "static")
+    assert "/img/js-cat.jpg" not in rows and "/img/pseudo-ct.png" not in rows
+    assert extraction.notes[0].startswith("static mode")
+
+
+def test_variant_keys_group_size_suffixes():
+    assert variant_key("https://x.org/a/photo-300x200.jpg") == variant_key("https://x.org/a/photo.jpg")
+    assert variant_key("https://x.org/a/photo@2x.png") == variant_key("https://x.org/a/photo.png")
+    assert variant_key("https://x.org/a/photo-2.jpg") != variant_key("https://x.org/a/photo.jpg")
+
+
+def test_endless_page_ends_within_its_limits(site, browser):
+    limits = WebLimits(max_scroll_steps=12, budget_s=30)
+    started = time.monotonic()
+    extraction = extract_web(site.url + "/endless.html", browser=browser, allow_private=True, limits=limits)
+    assert time.monotonic() - started < 30
+    assert any("kept growing" in n or "time budget" in n for n in extraction.notes), extraction.notes
+    assert len([c for c in extraction.candidates if c.status == "ok"]) == 1  # one picture under many URLs
+    assert len(extraction.candidates[0].duplicates) >= 8
+
+
+def test_guard_refuses_a_redirect_to_a_private_address(site, browser, classifier):
+    own = frozenset({origin_of(site.url)})  # the test site itself is allowed; nothing else private
+    extraction = extract_web(site.url + "/redirect.html", browser=browser, allowed_origins=own)
+    rows = {c.ref.replace(site.url, ""): c for c in extraction.candidates}
+    assert rows["/to-private"].status == "error" and "private or internal address" in rows["/to-private"].reason
+    assert rows["/img/retina.jpg"].status == "ok"
+
+
+def test_guard_refuses_a_page_that_redirects_to_cloud_metadata(site, browser):
+    own = frozenset({origin_of(site.url)})
+    with pytest.raises(BlockedURL, match="private or internal"):
+        extract_web(site.url + "/goes-private.html", browser=browser, allowed_origins=own)
+    with pytest.raises(BlockedURL, match="private or internal"):
+        extract_web(site.url + "/gallery.html", browser=browser)  # guard on, loopback refused
+
+
+def test_scan_url_cli_writes_the_contracted_csv(site, tmp_path, capsys):
+    out = tmp_path / "page.csv"
+    assert main(["scan", site.url + "/gallery.html", "--allow-private", "--csv", str(out),
+                 "--zip", str(tmp_path / "m.zip")]) == 0
+    with open(out, newline="") as f:
+        header, *rows = list(csv.reader(f))
+    assert tuple(header[: len(SCAN_COLUMNS)]) == SCAN_COLUMNS
+    records = [dict(zip(header, r)) for r in rows]
+    assert all(r["source"] == site.url + "/gallery.html" and r["page"] == "" for r in records)
+    assert {r["status"] for r in records} == {"ok", "skipped", "error"}
+    err = capsys.readouterr().err
+    assert "images found" in err and "medical" in err
+
+
+def test_no_browser_flag_uses_static_mode(site, tmp_path, capsys):
+    assert main(["scan", site.url + "/gallery.html", "--allow-private", "--no-browser",
+                 "--csv", str(tmp_path / "s.csv")]) == 0
+    assert "static mode" in capsys.readouterr().err
+
+
+def test_browser_is_stopped_when_closed(browser):
+    service = BrowserService()
+    assert service.run(lambda b: _title(b), timeout=60) == "ok"
+    service.close()
+    assert not service.started
+    with pytest.raises(Exception):
+        service.run(lambda b: _title(b), timeout=5)
+
+
+async def _title(b):
+    page = await b.new_page()
+    await page.set_content("<title>ok</title>")
+    title = await page.title()
+    await page.close()
+    return title
