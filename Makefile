@@ -33,7 +33,10 @@ eval: $(STAMP)  ## metrics and plots of the bundled model under reports/
 	$(VENV)/bin/medpic evaluate
 
 bench: $(STAMP)  ## speed and memory figures (not tests)
+	tools/system-deps.sh
 	$(PY) bench/classify.py
+	$(PY) bench/scan_pdf.py
+	$(PY) bench/scan_web.py
 
 examples: $(STAMP)  ## rebuild examples/ from images that ship inside scikit-image and pydicom
 	$(PY) tools/make_examples.py

@@ -49,7 +49,7 @@ class WebLimits:
     max_images: int = 2000
     max_image_bytes: int = 20 * 1024 * 1024
     max_total_bytes: int = 300 * 1024 * 1024
-    max_scroll_steps: int = 80
+    max_scroll_steps: int = 200
     scroll_step_px: int = 700
     settle_s: float = 2.0
     max_elements: int = 30_000
@@ -174,6 +174,7 @@ async def render_page(browser, url: str, *, allow_private: bool, limits: WebLimi
             raise FetchError(f"HTTP {response.status} from {url!r}", url=url)
 
         budget_end = started + limits.budget_s * 0.6  # leave time for fetching and classifying
+        first_height = await page.evaluate("() => document.documentElement.scrollHeight")
         steps = 0
         for steps in range(1, limits.max_scroll_steps + 1):
             at_bottom = await page.evaluate(
@@ -189,7 +190,10 @@ async def render_page(browser, url: str, *, allow_private: bool, limits: WebLimi
                 notes.append(f"scrolling stopped at the time budget after {steps} steps")
                 break
         else:
-            notes.append(f"scrolling stopped after {limits.max_scroll_steps} steps: the page kept growing")
+            height = await page.evaluate("() => document.documentElement.scrollHeight")
+            why = "the page kept growing" if height > first_height + limits.scroll_step_px else "the page is very long"
+            notes.append(f"scrolling stopped after {limits.max_scroll_steps} steps: {why}; images further down "
+                         "may be missing")
         try:
             remaining = max(0.2, min(limits.settle_s, budget_end + limits.budget_s * 0.1 - time.monotonic()))
             await page.wait_for_load_state("networkidle", timeout=remaining * 1000)
