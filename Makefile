@@ -19,8 +19,9 @@ $(STAMP): $(PY) requirements.txt requirements-dev.txt pyproject.toml
 	$(PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
-run: $(STAMP)  ## classify the bundled example images and print the table
-	$(VENV)/bin/medpic classify examples/
+run: $(STAMP)  ## the Gradio app on http://127.0.0.1:7860 (GRADIO_SERVER_NAME / GRADIO_SERVER_PORT)
+	tools/system-deps.sh --browser-only
+	$(PY) app.py
 
 test: $(STAMP)  ## the whole test suite, offline
 	tools/system-deps.sh

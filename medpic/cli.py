@@ -142,31 +142,20 @@ def _read_pdf_path(target: str, settings: Settings) -> bytes:
 
 def _scan(args: argparse.Namespace, settings: Settings, classifier, bar):
     """Scan a PDF path, a PDF URL or a web page URL; returns the report."""
-    from medpic.extract.pdf import extract_pdf, is_pdf
-    from medpic.fetch import fetch
-    from medpic.scan import scan_extraction, scan_pdf_bytes, scan_web
+    from medpic.extract.pdf import extract_pdf
+    from medpic.scan import scan_extraction, scan_url
 
     target = args.target
     if "://" not in target:
-        bar.set_description("reading PDF")
+        bar.set_description("reading the PDF")
         extraction = extract_pdf(_read_pdf_path(target, settings), source=target, limits=settings.pdf_limits())
         return scan_extraction(extraction, classifier, threshold=args.threshold, max_pixels=settings.max_pixels)
-    guard = {"allow_private": settings.allow_private, "allowed_origins": settings.allowed_origins}
-    head = fetch(target, limits=settings.fetch_limits(), peek=1024, **guard)
-    if is_pdf(head.data) or "application/pdf" in head.content_type.lower():
-        bar.set_description("downloading PDF")
-        data = fetch(target, limits=settings.fetch_limits(), **guard).data
-        bar.set_description("reading PDF")
-        return scan_pdf_bytes(data, source=target, classifier=classifier, threshold=args.threshold,
-                              limits=settings.pdf_limits())
     from medpic.extract.browser import BrowserService
 
     browser = None if args.no_browser else BrowserService(executable=settings.chromium)
     try:
-        static = browser is None or not browser.available()
-        bar.set_description("parsing the page (static mode)" if static else "rendering the page")
-        return scan_web(target, classifier=classifier, settings=settings, browser=None if static else browser,
-                        static=static, threshold=args.threshold)
+        return scan_url(target, classifier=classifier, settings=settings, browser=browser, static=args.no_browser,
+                        threshold=args.threshold, on_stage=bar.set_description)
     finally:
         if browser is not None:
             browser.close()

@@ -123,6 +123,57 @@ def scan_web(url: str, *, classifier: Classifier, settings, browser=None, static
                            min_side=settings.min_image_side)
 
 
+def scan_url(url: str, *, classifier: Classifier, settings, browser=None, static: bool = False,
+             threshold: float | None = None, on_stage=lambda stage: None) -> ScanReport:
+    """A URL of a PDF or of a web page: the first bytes decide which, not the name."""
+    from medpic.extract.pdf import is_pdf
+    from medpic.fetch import fetch
+
+    guard = {"allow_private": settings.allow_private, "allowed_origins": settings.allowed_origins}
+    head = fetch(url, limits=settings.fetch_limits(), peek=1024, **guard)
+    if is_pdf(head.data) or "application/pdf" in head.content_type.lower():
+        on_stage("downloading the PDF")
+        data = fetch(url, limits=settings.fetch_limits(), **guard).data
+        on_stage("reading the PDF")
+        return scan_pdf_bytes(data, source=url, classifier=classifier, threshold=threshold,
+                              limits=settings.pdf_limits())
+    static = static or browser is None or not browser.available()
+    on_stage("parsing the page (static mode)" if static else "rendering the page")
+    return scan_web(url, classifier=classifier, settings=settings, browser=None if static else browser,
+                    static=static, threshold=threshold)
+
+
+def classify_uploads(files: list[tuple[str, bytes | None]], *, classifier: Classifier,
+                     threshold: float | None = None, max_pixels: int = 50_000_000, max_bytes: int = 0,
+                     source: str = "upload") -> ScanReport:
+    """Uploaded image files, one row each, in order; ``None`` data means over ``max_bytes``."""
+    import hashlib
+
+    from medpic.extract.urls import image_extension
+
+    candidates = [
+        ImageCandidate(source=source, ref=name, found_by="upload", order=i, status="error",
+                       reason=f"file too large: over the limit of {max_bytes:,} bytes") if data is None else
+        ImageCandidate(source=source, ref=name, found_by="upload", order=i, data=data,
+                       extension=image_extension(data), sha256=hashlib.sha256(data).hexdigest())
+        for i, (name, data) in enumerate(files)]
+    return ScanReport(source, "images", tuple(judge(candidates, classifier, threshold=threshold,
+                                                    max_pixels=max_pixels)))
+
+
+def classify_url_list(urls: list[str], *, page_url: str, classifier: Classifier, settings,
+                      threshold: float | None = None) -> ScanReport:
+    """Image URLs (or ``data:`` URIs), one row each, in order, fetched through the guard."""
+    from medpic.extract.urls import candidates_from_urls
+
+    candidates = candidates_from_urls(urls, source=page_url, max_bytes=settings.max_image_bytes,
+                                      timeout_s=float(settings.fetch_timeout_s),
+                                      allow_private=settings.allow_private,
+                                      allowed_origins=settings.allowed_origins)
+    return ScanReport(page_url, "urls", tuple(judge(candidates, classifier, threshold=threshold,
+                                                    max_pixels=settings.max_pixels)))
+
+
 def scan_pdf_bytes(data: bytes, *, source: str, classifier: Classifier, threshold: float | None = None,
                    limits=None) -> ScanReport:
     """Extract and judge every image of a PDF given as bytes."""

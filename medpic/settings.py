@@ -103,6 +103,11 @@ class Settings:
     min_image_side: int = 32
     # Whole-scan time budget for one page or PDF, seconds (MEDPIC_SCAN_BUDGET).
     scan_budget_s: int = 120
+    # When set, API calls must send this value in an X-MedPic-Token header (MEDPIC_API_TOKEN).
+    api_token: str | None = field(default=None, repr=False)
+    # Requests the app works on at once, and how many may wait (MEDPIC_APP_CONCURRENCY, MEDPIC_APP_QUEUE).
+    app_concurrency: int = 2
+    app_queue_size: int = 64
     # Probability threshold override (MEDPIC_THRESHOLD); None uses the model's own.
     threshold: float | None = None
     # The labelled training set (MEDPIC_DATASET).
@@ -152,6 +157,9 @@ class Settings:
             max_images=_as_int("MEDPIC_MAX_IMAGES", env.get("MEDPIC_MAX_IMAGES"), defaults.max_images),
             min_image_side=_as_int("MEDPIC_MIN_IMAGE_SIDE", env.get("MEDPIC_MIN_IMAGE_SIDE"), defaults.min_image_side),
             scan_budget_s=_as_int("MEDPIC_SCAN_BUDGET", env.get("MEDPIC_SCAN_BUDGET"), defaults.scan_budget_s),
+            api_token=(env.get("MEDPIC_API_TOKEN") or "").strip() or None,
+            app_concurrency=_as_int("MEDPIC_APP_CONCURRENCY", env.get("MEDPIC_APP_CONCURRENCY"), defaults.app_concurrency),
+            app_queue_size=_as_int("MEDPIC_APP_QUEUE", env.get("MEDPIC_APP_QUEUE"), defaults.app_queue_size),
             threshold=parsed_threshold,
             dataset_dir=_as_path(env.get("MEDPIC_DATASET")) or defaults.dataset_dir,
             reports_dir=_as_path(env.get("MEDPIC_REPORTS_DIR")) or defaults.reports_dir,

@@ -12,10 +12,12 @@ if [ -z "${MEDPIC_CHROMIUM:-}" ] && ! ls "${PLAYWRIGHT_BROWSERS_PATH:-$HOME/.cac
     && ! command -v chromium >/dev/null && ! command -v chromium-browser >/dev/null; then
     need+=(chromium)
 fi
-command -v pdfimages >/dev/null || need+=(poppler-utils)
-[ -f /usr/share/doc/doxygen/doxygen_manual.pdf ] || need+=(doxygen-doc)
-[ -f /usr/share/doc/why3-doc-pdf/manual.pdf ] || need+=(why3-doc-pdf)
-[ -f /usr/share/doc/asymptote/asymptote.pdf ] || need+=(asymptote-doc)
+if [ "${1:-}" != "--browser-only" ]; then  # `make run` needs only the browser
+    command -v pdfimages >/dev/null || need+=(poppler-utils)
+    [ -f /usr/share/doc/doxygen/doxygen_manual.pdf ] || need+=(doxygen-doc)
+    [ -f /usr/share/doc/why3-doc-pdf/manual.pdf ] || need+=(why3-doc-pdf)
+    [ -f /usr/share/doc/asymptote/asymptote.pdf ] || need+=(asymptote-doc)
+fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
 if ! command -v apt-get >/dev/null; then

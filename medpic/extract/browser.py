@@ -51,14 +51,13 @@ def find_chromium(configured: str | None = None) -> ChromiumLocation | None:
         if Path(configured).is_file() and os.access(configured, os.X_OK):
             return ChromiumLocation(configured, "MEDPIC_CHROMIUM")
         log.warning("MEDPIC_CHROMIUM=%s is not an executable; looking elsewhere", configured)
-    try:
-        from playwright._repo_version import version  # noqa: F401  (installed at all?)
+    import importlib.util
 
-        registry = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH", Path.home() / ".cache" / "ms-playwright"))
-        if any(registry.glob("chromium*/chrome-linux*/chrome")) or any(registry.glob("chromium_headless_shell*/*/*")):
-            return ChromiumLocation(None, "playwright")
-    except ImportError:
+    if importlib.util.find_spec("playwright") is None:
         return None
+    registry = Path(os.environ.get("PLAYWRIGHT_BROWSERS_PATH", Path.home() / ".cache" / "ms-playwright"))
+    if any(registry.glob("chromium*/chrome-linux*/chrome")) or any(registry.glob("chromium_headless_shell*/*/*")):
+        return ChromiumLocation(None, "playwright")
     for candidate in SYSTEM_CHROMIUMS:
         if Path(candidate).is_file():
             return ChromiumLocation(candidate, "system")

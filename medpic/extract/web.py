@@ -25,12 +25,12 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
-from urllib.parse import unquote_to_bytes, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit, urlunsplit
 
-from medpic.errors import BlockedURL, ExtractionError, FetchError, MedPicError
+from medpic.errors import BlockedURL, ExtractionError, FetchError
 from medpic.extract.candidates import Extraction, ImageCandidate
-from medpic.fetch import USER_AGENT, FetchLimits, fetch
-from medpic.imaging import sniff_format
+from medpic.extract.urls import fetch_image_bytes, guarded_bytes, image_extension, short_ref
+from medpic.fetch import USER_AGENT
 from medpic.netguard import check_url
 
 __all__ = ["WebLimits", "Found", "PageCapture", "render_page", "build_candidates", "extract_web"]
@@ -324,29 +324,6 @@ def choose(found: list[Found]) -> list[Found]:
     return sorted(merged.values(), key=lambda f: f.order)
 
 
-def _decode_data_uri(uri: str, cap: int) -> bytes:
-    header, _, payload = uri.partition(",")
-    if len(payload) > cap * 4 // 3 + 16:
-        raise FetchError(f"too large: data URI over the limit of {cap:,} bytes")
-    if header.endswith(";base64"):
-        return base64.b64decode(payload, validate=False)
-    return unquote_to_bytes(payload)
-
-
-def _extension(data: bytes) -> str:
-    sniffed = sniff_format(data)
-    if sniffed == "SVG":
-        return "svg"
-    signatures = [(b"\xff\xd8\xff", "jpg"), (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"RIFF", "webp"),
-                  (b"BM", "bmp"), (b"II*\x00", "tif"), (b"MM\x00*", "tif"), (b"\x00\x00\x01\x00", "ico")]
-    for magic, ext in signatures:
-        if data.startswith(magic):
-            return ext
-    if data[4:12] in (b"ftypavif", b"ftypavis"):
-        return "avif"
-    return "bin"
-
-
 def build_candidates(capture: PageCapture, *, source: str, limits: WebLimits, allow_private: bool,
                      rasterize=None, allowed_origins: frozenset[str] = frozenset()
                      ) -> tuple[list[ImageCandidate], list[str]]:
@@ -360,31 +337,24 @@ def build_candidates(capture: PageCapture, *, source: str, limits: WebLimits, al
             seen.add(url)
 
     def get_bytes(f: Found) -> bytes:
-        if f.url in capture.bodies:
+        if f.url in capture.bodies:  # what the page itself loaded: never downloaded twice
             return capture.bodies[f.url]
-        if f.url.startswith("data:"):
-            return _decode_data_uri(f.url, limits.max_image_bytes)
-        if f.url.startswith("blob:"):
-            raise FetchError("blob URL could not be read from the page")
-        headers = {"Referer": capture.url, "Accept": "image/avif,image/webp,image/*,*/*;q=0.8"}
-        if capture.cookies:
-            headers["Cookie"] = capture.cookies
-        return fetch(f.url, allow_private=allow_private, headers=headers, allowed_origins=allowed_origins,
-                     limits=FetchLimits(timeout_s=min(20.0, limits.navigation_timeout_s),
-                                        max_bytes=limits.max_image_bytes)).data
+        return fetch_image_bytes(f.url, max_bytes=limits.max_image_bytes,
+                                 timeout_s=min(20.0, limits.navigation_timeout_s), allow_private=allow_private,
+                                 allowed_origins=allowed_origins, referer=capture.url, cookies=capture.cookies)
 
     selected, overflow = chosen[: limits.max_images], chosen[limits.max_images :]
     if overflow:
         notes.append(f"image limit reached: {len(chosen)} found, {limits.max_images} judged")
     with ThreadPoolExecutor(limits.fetch_workers) as pool:
-        results = list(pool.map(_capture_errors(get_bytes), selected))
+        results = list(pool.map(guarded_bytes(get_bytes), selected))
 
     candidates: list[ImageCandidate] = []
     by_hash: dict[str, int] = {}
     svgs: dict[int, bytes] = {}
     total = 0
     for f, (data, error) in zip(selected, results):
-        base = dict(source=source, ref=f.url if not f.url.startswith("data:") else _data_ref(f.url),
+        base = dict(source=source, ref=short_ref(f.url),
                     found_by=f.found_by, order=len(candidates), alt=f.alt or f.title or f.caption,
                     width=f.natural_width, height=f.natural_height)
         if error:
@@ -401,7 +371,7 @@ def build_candidates(capture: PageCapture, *, source: str, limits: WebLimits, al
             candidates[i] = _replace(candidates[i], duplicates=(*candidates[i].duplicates, base["ref"]))
             continue
         by_hash[digest] = len(candidates)
-        ext = _extension(data)
+        ext = image_extension(data)
         if ext == "svg":
             svgs[len(candidates)] = data
         candidates.append(ImageCandidate(**base, data=data, extension=ext, sha256=digest))
@@ -421,21 +391,6 @@ def build_candidates(capture: PageCapture, *, source: str, limits: WebLimits, al
 
                 candidates[k] = _replace(candidates[k], image=decode_image(png).image)
     return candidates, notes
-
-
-def _data_ref(uri: str) -> str:
-    return uri if len(uri) <= 80 else uri[:60] + f"...({len(uri)} chars)"
-
-
-def _capture_errors(fn):
-    def wrapped(f: Found):
-        try:
-            return fn(f), ""
-        except MedPicError as exc:
-            return None, exc.reason
-        except (ValueError, OSError) as exc:
-            return None, f"could not read image: {exc}"
-    return wrapped
 
 
 def _replace(candidate: ImageCandidate, **changes) -> ImageCandidate:

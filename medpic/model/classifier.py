@@ -117,7 +117,7 @@ class Classifier:
             "version": self.config.version,
             "origin": self.location.origin,
             "detail": self.location.detail,
-            "path": str(self.location.path),
+            "folder": str(self.location.path),
             "threshold": self.threshold,
             "temperature": self.config.temperature,
             "engine": self._runtime.engine,

@@ -1,0 +1,231 @@
+"""The Gradio app: a chat that scans what you give it, and the named API endpoints.
+
+API (stable names, listed by ``/gradio_api/info``):
+    scan_url(url, threshold)              -> report JSON, CSV file
+    scan_pdf(file, threshold)             -> report JSON, CSV file
+    classify_images(files, threshold)     -> report JSON, CSV file
+    classify_urls(urls, page_url, threshold) -> report JSON, CSV file
+    health()                              -> model, browser and versions
+Errors reach callers as ``gr.Error`` with a readable reason; the server keeps serving.
+"""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import queue
+import re
+import threading
+from pathlib import Path
+from typing import Callable
+
+import gradio as gr
+
+from medpic.app.examples import build_examples
+from medpic.app.service import MedPicService
+from medpic.errors import MedPicError
+from medpic.scan import ScanReport
+from medpic.settings import Settings
+
+__all__ = ["build_app"]
+
+log = logging.getLogger(__name__)
+
+_URL = re.compile(r"https?://[^\s<>\"']+", re.I)
+_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".bmp", ".tif", ".tiff", ".ico"}
+TOKEN_HEADER = "x-medpic-token"
+
+
+def _api(service: MedPicService, fn: Callable, *, files: bool = False):
+    """Wrap an endpoint: token check, typed errors to ``gr.Error``, report to (JSON, CSV)."""
+    def endpoint(*args):
+        *args, request = args  # Gradio passes the request last, as the signature below declares
+        try:
+            service.check_token(request.headers.get(TOKEN_HEADER) if request else None)
+            result = fn(*args)
+            if isinstance(result, ScanReport):
+                return service.as_json(result), service.csv_file(result)
+            return result
+        except MedPicError as exc:
+            raise gr.Error(exc.reason, print_exception=False) from None
+        except (OSError, ValueError, TypeError) as exc:
+            log.exception("API call failed")
+            raise gr.Error(f"could not process the request: {exc}", print_exception=False) from None
+
+    signature = inspect.signature(fn)
+    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+    endpoint.__signature__ = signature.replace(parameters=[*signature.parameters.values(), request])
+    endpoint.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
+    endpoint.__name__ = fn.__name__
+    endpoint.__doc__ = fn.__doc__
+    return endpoint
+
+
+def _gallery(report: ScanReport) -> list[tuple]:
+    from medpic.imaging import decode_image
+
+    medical = sorted((i for i in report.items if i.row.status == "ok" and i.row.label == "medical"),
+                     key=lambda i: -(i.row.confidence or 0))
+    out = []
+    for item in medical[:60]:
+        image = item.candidate.image
+        if image is None and item.candidate.data:
+            try:
+                image = decode_image(item.candidate.data).image
+            except MedPicError:
+                continue
+        if image is not None:
+            thumb = image.copy()
+            thumb.thumbnail((320, 320))
+            caption = f"Medical {100 * (item.row.confidence or 0):.0f}% · {item.row.image[-60:]}"
+            out.append((thumb, caption))
+    return out
+
+
+def _summary_text(report: ScanReport, min_confidence: float, zipped: int) -> str:
+    c = report.summary()
+    lines = [f"**{report.source}**: found {c['found']} images: **{c['medical']} medical**, "
+             f"{c['ok'] - c['medical']} not medical, {c['skipped']} skipped, {c['errors']} errors."]
+    if zipped:
+        lines.append(f"{zipped} medical images at {100 * min_confidence:.0f}% confidence or more are in the ZIP.")
+    lines += [f"_Note: {n}_" for n in report.notes]
+    errors = [r for r in report.rows if r.status == "error"][:5]
+    if errors:
+        lines.append("Some images could not be judged: " + "; ".join(f"`{r.image[-50:]}`: {r.reason}" for r in errors))
+    return "\n\n".join(lines)
+
+
+def build_app(settings: Settings | None = None, *, service: MedPicService | None = None) -> gr.Blocks:
+    """The whole app. ``service`` is shared by every request; build it once."""
+    settings = settings or Settings.from_env()
+    service = service or MedPicService(settings)
+    examples = build_examples()
+    model = service.classifier.describe()
+    status = (f"Model **{model['name']} {model['version']}** from **{model['origin']}** "
+              f"({model['detail']}). Network guard {'on' if not settings.allow_private else 'OFF'}.")
+
+    def respond(message: dict, history: list, threshold: float, min_confidence: float):
+        text = (message or {}).get("text", "") or ""
+        files = [str(f) for f in (message or {}).get("files", []) or []]
+        history = list(history or [])
+        history.append({"role": "user", "content": text or ", ".join(Path(f).name for f in files) or "(empty)"})
+        urls = _URL.findall(text)
+        pdfs = [f for f in files if Path(f).suffix.lower() == ".pdf"]
+        images = [f for f in files if Path(f).suffix.lower() in _IMAGE_SUFFIXES]
+        others = [f for f in files if f not in pdfs and f not in images]
+        jobs: list[tuple[str, Callable[[Callable], ScanReport]]] = []
+        for url in urls:
+            jobs.append((f"Scanning {url}", lambda stage, u=url: service.scan_url(u, threshold, on_stage=stage)))
+        for pdf in pdfs:
+            jobs.append((f"Reading {Path(pdf).name}", lambda stage, p=pdf: service.scan_pdf(p, threshold)))
+        if images:
+            jobs.append((f"Classifying {len(images)} image(s)", lambda stage: service.classify_images(images, threshold)))
+        if others:
+            history.append({"role": "assistant", "content": "I can read PDFs and images (JPEG, PNG, GIF, WebP, AVIF, "
+                            "BMP, TIFF, ICO); I skipped " + ", ".join(Path(o).name for o in others) + "."})
+        if not jobs:
+            history.append({"role": "assistant", "content": "Paste a web address (or write `scan https://...`), "
+                            "or drop a PDF or some images, and I will find the medical images in it."})
+            yield history, gr.update(), gr.update(), None
+            return
+        gallery, downloads = [], []
+        for title, job in jobs:
+            history.append({"role": "assistant", "content": f"{title}…"})
+            yield history, gr.update(), gr.update(), None
+            stages: queue.Queue = queue.Queue()
+            box: dict = {}
+
+            def work(job=job) -> None:
+                try:
+                    box["report"] = job(lambda s: stages.put(s))
+                except MedPicError as exc:
+                    box["error"] = exc.reason
+                except Exception as exc:  # noqa: BLE001 - shown to the user, logged in full
+                    log.exception("chat job failed")
+                    box["error"] = f"something went wrong ({type(exc).__name__}); the details are in the server log"
+                finally:
+                    stages.put(None)
+
+            threading.Thread(target=work, daemon=True).start()
+            while (stage := stages.get()) is not None:
+                history[-1] = {"role": "assistant", "content": f"{title}: {stage}…"}
+                yield history, gr.update(), gr.update(), None
+            if "error" in box:
+                history[-1] = {"role": "assistant", "content": f"⚠️ {title} failed: {box['error']}"}
+                yield history, gr.update(), gr.update(), None
+                continue
+            report: ScanReport = box["report"]
+            c = report.summary()
+            history[-1] = {"role": "assistant",
+                           "content": f"{title}: found {c['found']} images, classified {c['ok']}."}
+            zip_path, zipped = service.zip_file(report, min_confidence)
+            downloads += [service.csv_file(report)] + ([zip_path] if zipped else [])
+            gallery += _gallery(report)
+            history.append({"role": "assistant", "content": _summary_text(report, min_confidence, zipped)})
+            yield history, gallery, downloads, None
+
+    with gr.Blocks(title="MedPic: find medical images") as demo:
+        gr.Markdown("# MedPic\nFind the medical images (X-ray, CT, MRI, ultrasound, histology, dermatology, "
+                    "endoscopy, fundus, ECG, ...) on a web page, in a PDF, or among your images.")
+        gr.Markdown(status, elem_id="model-status")
+        chat = gr.Chatbot(label="MedPic", height=420, elem_id="chat")
+        box = gr.MultimodalTextbox(placeholder="Paste a URL, or drop a PDF or images, then press Enter",
+                                   file_count="multiple", file_types=[".pdf", "image"], elem_id="chat-input",
+                                   show_label=False)
+        with gr.Row():
+            threshold = gr.Slider(0.05, 0.95, value=service.classifier.threshold, step=0.01,
+                                  label="Strictness: probability above which an image counts as medical")
+            min_conf = gr.Slider(0.5, 0.99, value=0.9, step=0.01, label="Confidence needed for the ZIP download")
+        gallery = gr.Gallery(label="Medical images found", columns=5, height=320, elem_id="gallery")
+        files = gr.File(label="Downloads: CSV report and ZIP of medical images", file_count="multiple",
+                        elem_id="downloads")
+        gr.Examples(examples=examples, inputs=[box], label="Examples (work offline)")
+        box.submit(respond, [box, chat, threshold, min_conf], [chat, gallery, files, box], api_visibility="private")
+
+        with gr.Row(visible=False):  # the API: hidden components give typed, documented endpoints
+            url_in, page_in = gr.Textbox(label="url"), gr.Textbox(label="page_url")
+            pdf_in = gr.File(label="file", file_types=[".pdf"], type="filepath")
+            images_in = gr.File(label="files", file_count="multiple", type="filepath")
+            urls_in = gr.JSON(label="urls")
+            thr_in = gr.Number(label="threshold", value=None)
+            report_out, csv_out, health_out = gr.JSON(label="report"), gr.File(label="csv"), gr.JSON(label="health")
+            buttons = [gr.Button(visible=False) for _ in range(5)]
+
+        def scan_url(url: str, threshold: float | None):
+            return service.scan_url(url, threshold)
+
+        def scan_pdf(file: str, threshold: float | None):
+            if not file:
+                raise MedPicErrorInput("no PDF given: upload a PDF file")
+            from medpic.extract.pdf import is_pdf
+
+            with open(file, "rb") as f:
+                if not is_pdf(f.read(1024)):
+                    raise MedPicErrorInput(f"not a PDF: {Path(file).name!r} does not start with %PDF")
+            return service.scan_pdf(file, threshold, name=Path(file).name)
+
+        def classify_images(files: list[str], threshold: float | None):
+            return service.classify_images(files or [], threshold)
+
+        def classify_urls(urls: list, page_url: str, threshold: float | None):
+            return service.classify_urls(urls or [], page_url, threshold)
+
+        def health():
+            return service.health()
+
+        out2 = [report_out, csv_out]
+        buttons[0].click(_api(service, scan_url), [url_in, thr_in], out2, api_name="scan_url")
+        buttons[1].click(_api(service, scan_pdf), [pdf_in, thr_in], out2, api_name="scan_pdf")
+        buttons[2].click(_api(service, classify_images), [images_in, thr_in], out2, api_name="classify_images")
+        buttons[3].click(_api(service, classify_urls), [urls_in, page_in, thr_in], out2, api_name="classify_urls")
+        buttons[4].click(_api(service, health), None, [health_out], api_name="health")
+
+    demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=settings.app_queue_size)
+    demo.medpic_service = service  # for tests and app.py's shutdown
+    return demo
+
+
+def MedPicErrorInput(reason: str) -> MedPicError:  # noqa: N802 - reads like the exception it builds
+    from medpic.errors import InvalidInput
+
+    return InvalidInput(reason)
