@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed
 export PYTHONDONTWRITEBYTECODE := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-.PHONY: run test train eval bench examples clean
+.PHONY: run test train eval bench examples extension clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -38,9 +38,14 @@ bench: $(STAMP)  ## speed and memory figures (not tests)
 	$(PY) bench/classify.py
 	$(PY) bench/scan_pdf.py
 	$(PY) bench/scan_web.py
+	$(PY) bench/load_app.py
+	$(PY) bench/extension_scan.py
+
+extension: $(STAMP)  ## dist/medpic-extension.zip, ready for the Chrome Web Store
+	$(PY) tools/build_extension.py
 
 examples: $(STAMP)  ## rebuild examples/ from images that ship inside scikit-image and pydicom
 	$(PY) tools/make_examples.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache reports
+	rm -rf $(VENV) .pytest_cache reports dist

@@ -108,6 +108,23 @@ more(); window.addEventListener('scroll', () => {
   if (window.scrollY + window.innerHeight > document.body.scrollHeight - 800) more(); });
 </script></body></html>"""
 
+# The extension's fixture: known medical and non-medical pictures, a tiny one, and a slot for late images.
+EXTENSION_PAGE = """<!doctype html><html><head><title>MedPic extension fixture</title>
+<style>img { width: 220px; height: 160px; margin: 8px; object-fit: cover; } .row { display: flex; flex-wrap: wrap; }
+.bg { width: 220px; height: 160px; margin: 8px; background: url('/img/pseudo-ct.png') center / cover; }</style></head>
+<body><h1>Images</h1><div class="row">
+<img src="/img/retina.jpg" data-expected="medical" alt="fundus">
+<img src="/img/coffee.jpg" data-expected="non-medical" alt="coffee">
+<img src="/img/mri.png" data-expected="medical" alt="mri">
+<img src="/img/og-rocket.jpg" data-expected="non-medical" alt="rocket">
+<div class="bg" data-expected="medical" title="a CT slice as a CSS background"></div>
+<img src="/img/chelsea-a.jpg" data-expected="non-medical" alt="cat">
+<img src="/img/lazy-ct.png" data-expected="medical" alt="ct">
+<img src="/img/poster-camera.jpg" data-expected="non-medical" alt="camera">
+<img src="/img/retina.jpg" style="width: 20px; height: 20px" data-expected="tiny" alt="tiny fundus">
+</div><div id="late" class="row"></div></body></html>"""
+
+
 # (image URL path, expected status, expected label or reason prefix, modes that must see it)
 BOTH, BROWSER = ("browser", "static"), ("browser",)
 EXPECTED = {
@@ -180,6 +197,7 @@ def routes() -> dict:
         "/redirect.html": html(b'<!doctype html><html><body><img src="/to-private" alt="redirected">'
                                b'<img src="/img/retina.jpg"></body></html>'),
         "/goes-private.html": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
+        "/ext.html": html(EXTENSION_PAGE.encode()),
     }
     return table
 
