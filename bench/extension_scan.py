@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -26,13 +25,8 @@ from medpic.extract.browser import CHROMIUM_ARGS, find_chromium  # noqa: E402
 from medpic.model.data import load_manifest  # noqa: E402
 from medpic.netguard import origin_of  # noqa: E402
 from medpic.settings import Settings  # noqa: E402
-from tests.localserver import LocalServer  # noqa: E402
+from tests.localserver import LocalServer, free_port  # noqa: E402
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def main() -> None:

@@ -8,16 +8,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator
 
 from medpic.concurrency import prefetch
 from medpic.errors import ImageError, InvalidInput
 from medpic.files import InputFile
 from medpic.imaging import DecodedImage, decode_image
 from medpic.model.classifier import Classifier
-from medpic.report import ReportRow, Status
+from medpic.report import ReportRow, Status, summarize
 
-__all__ = ["classify_files", "read_file_capped", "Decoded"]
+__all__ = ["classify_files", "read_file_capped", "Decoded", "summarize"]
 
 
 @dataclass(frozen=True)
@@ -92,14 +92,3 @@ def classify_files(
             if on_row:
                 on_row(row)
             yield row
-
-
-def summarize(rows: Sequence[ReportRow]) -> dict[str, int]:
-    """Counts for a one-line summary: found, ok, medical, skipped, errors."""
-    return {
-        "found": len(rows),
-        "ok": sum(r.status == Status.OK for r in rows),
-        "medical": sum(r.status == Status.OK and r.label == "medical" for r in rows),
-        "skipped": sum(r.status == Status.SKIPPED for r in rows),
-        "errors": sum(r.status == Status.ERROR for r in rows),
-    }

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import IO, Iterable, Sequence
 
 __all__ = ["ReportRow", "CLASSIFY_COLUMNS", "SCAN_COLUMNS", "MANIFEST_COLUMNS", "write_csv", "format_table", "Status",
-           "save_medical", "write_zip", "download_name"]
+           "save_medical", "write_zip", "download_name", "summarize"]
 
 
 class Status:
@@ -50,6 +50,17 @@ class ReportRow:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def summarize(rows: Sequence[ReportRow]) -> dict[str, int]:
+    """Counts for a one-line summary: found, ok (classified), medical, skipped, errors."""
+    return {
+        "found": len(rows),
+        "ok": sum(r.status == Status.OK for r in rows),
+        "medical": sum(r.status == Status.OK and r.label == "medical" for r in rows),
+        "skipped": sum(r.status == Status.SKIPPED for r in rows),
+        "errors": sum(r.status == Status.ERROR for r in rows),
+    }
 
 
 def _cell(value: object) -> str:

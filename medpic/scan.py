@@ -14,7 +14,7 @@ from medpic.errors import ImageError
 from medpic.extract.candidates import Extraction, ImageCandidate
 from medpic.imaging import decode_image
 from medpic.model.classifier import Classifier
-from medpic.report import ReportRow, Status
+from medpic.report import ReportRow, Status, summarize
 
 __all__ = ["Judged", "ScanReport", "judge", "scan_pdf_bytes"]
 
@@ -42,14 +42,7 @@ class ScanReport:
         return [j.row for j in self.items]
 
     def summary(self) -> dict[str, int]:
-        rows = self.rows
-        return {
-            "found": len(rows),
-            "ok": sum(r.status == Status.OK for r in rows),
-            "medical": sum(r.status == Status.OK and r.label == "medical" for r in rows),
-            "skipped": sum(r.status == Status.SKIPPED for r in rows),
-            "errors": sum(r.status == Status.ERROR for r in rows),
-        }
+        return summarize(self.rows)
 
 
 def _row(c: ImageCandidate, *, status: str, reason: str = "", width=None, height=None, prediction=None) -> ReportRow:

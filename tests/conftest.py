@@ -48,3 +48,24 @@ def ct_slice() -> Image.Image:
     arr = pydicom.dcmread(get_testdata_file("CT_small.dcm")).pixel_array.astype(np.float64)
     lo, hi = np.percentile(arr, [0.5, 99.5])
     return Image.fromarray((np.clip((arr - lo) / (hi - lo), 0, 1) * 255).astype(np.uint8)).convert("RGB")
+
+
+@pytest.fixture(scope="session")
+def site():
+    """The local test website (tests/site.py), one server for the whole run."""
+    from tests.site import serve_site
+
+    with serve_site() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def browser_service():
+    """One headless Chromium for the whole run, like the app has."""
+    from medpic.extract.browser import BrowserService
+
+    service = BrowserService()
+    if not service.available():
+        pytest.fail("no Chromium found: `make test` installs Debian's chromium")
+    yield service
+    service.close()

@@ -3,42 +3,27 @@ extension does, and the chat UI in real Chromium."""
 
 import base64
 import json
-import socket
 import urllib.request
 
 import pytest
 from gradio_client import Client, handle_file
 
 from medpic.app import MedPicService, build_app
-from medpic.extract.browser import BrowserService
 from medpic.model.classifier import Classifier
 from medpic.netguard import origin_of
 from medpic.settings import Settings
 from tests.conftest import encode
 from tests.pdf_fixtures import build_fixture_pdf
-from tests.site import serve_site
+from tests.localserver import free_port
 
 pytestmark = pytest.mark.browser
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 @pytest.fixture(scope="module")
-def site():
-    with serve_site() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def shared():
+def shared(browser_service):
     """One classifier and one browser for every app in this module."""
-    browser = BrowserService()
-    yield Classifier.load(Settings()), browser
-    browser.close()
+    return Classifier.load(Settings()), browser_service
 
 
 def launch(settings, shared):

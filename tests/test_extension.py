@@ -3,7 +3,6 @@ local test site: badges on exactly the medical images, blur, automatic mode, a s
 
 import json
 import shutil
-from pathlib import Path
 
 import pytest
 
@@ -12,17 +11,10 @@ from medpic.extract.browser import CHROMIUM_ARGS, find_chromium
 from medpic.model.classifier import Classifier
 from medpic.netguard import origin_of
 from medpic.settings import REPO_ROOT, Settings
-from tests.site import serve_site
-from tests.test_app import free_port
+from tests.localserver import free_port
 
 pytestmark = pytest.mark.browser
 REPORTS = REPO_ROOT / "reports"
-
-
-@pytest.fixture(scope="module")
-def site():
-    with serve_site() as server:
-        yield server
 
 
 @pytest.fixture(scope="module")

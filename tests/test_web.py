@@ -14,24 +14,14 @@ from medpic.netguard import origin_of
 from medpic.report import SCAN_COLUMNS
 from medpic.scan import scan_extraction
 from medpic.settings import Settings
-from tests.site import ABSENT, EXPECTED, serve_site
+from tests.site import ABSENT, EXPECTED
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def site():
-    with serve_site() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def browser():
-    service = BrowserService()
-    if not service.available():
-        pytest.fail("no Chromium found: `make test` installs Debian's chromium")
-    yield service
-    service.close()
+def browser(browser_service):
+    return browser_service
 
 
 @pytest.fixture(scope="module")
