@@ -143,3 +143,17 @@ async def _title(b):
     title = await page.title()
     await page.close()
     return title
+
+
+def test_failed_launch_leaves_nothing_running(tmp_path):
+    """A Chromium that will not start: a readable error, and Playwright is stopped again."""
+    from medpic.extract.browser import BrowserUnavailable
+
+    fake = tmp_path / "chromium"
+    fake.write_text("#!/bin/sh\nexit 1\n")
+    fake.chmod(0o755)
+    service = BrowserService(executable=str(fake))
+    with pytest.raises(BrowserUnavailable, match="would not start"):
+        service.run(lambda b: _title(b), timeout=60)
+    assert service._playwright is None and service._browser is None
+    service.close()
