@@ -80,10 +80,10 @@ function progress(tabId, text) {
 
 // The whole scan of one tab: used by the popup, the context menu and tests.
 async function medpicScan(tabId) {
-  const settings = await medpicSettings();
-  const tab = await chrome.tabs.get(tabId);
-  if (!siteAllowed(tab.url, settings)) return { error: "MedPic is switched off for this site (see the options)." };
   try {
+    const settings = await medpicSettings();
+    const tab = await chrome.tabs.get(tabId);
+    if (!siteAllowed(tab.url, settings)) return { error: "MedPic is switched off for this site (see the options)." };
     progress(tabId, "Looking for images…");
     await ensureContentScript(tabId);
     const found = await chrome.tabs.sendMessage(tabId, { type: "collect" });

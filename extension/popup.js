@@ -43,6 +43,8 @@ $("scan").addEventListener("click", async () => {
     if (!r) showError("MedPic did not answer. Try again.");
     else if (r.error) showError(r.error);
     else showResult(r);
+  } catch (e) {
+    showError(`MedPic could not scan this page: ${e.message}`);
   } finally {
     $("scan").disabled = false;
   }

@@ -36,6 +36,7 @@ class Response:
     status: int
     content_type: str
     data: bytes
+    headers: tuple[tuple[str, str], ...] = ()
 
 
 def _pool(target: Target, timeout: float):
@@ -53,11 +54,11 @@ def _pool(target: Target, timeout: float):
 
 def fetch(url: str, *, allow_private: bool = False, limits: FetchLimits = FetchLimits(),
           headers: dict[str, str] | None = None, peek: int | None = None,
-          allowed_origins: frozenset[str] = frozenset()) -> Response:
+          allowed_origins: frozenset[str] = frozenset(), accept_errors: bool = False) -> Response:
     """GET ``url`` within the limits; raises ``BlockedURL``, ``ResponseTooLarge`` or ``FetchError``.
 
     With ``peek``, only the first ``peek`` bytes are read (to tell a PDF from a web page) and
-    the size cap does not apply.
+    the size cap does not apply. With ``accept_errors``, 4xx/5xx answers are returned, not raised.
     """
     import urllib3
 
@@ -89,7 +90,7 @@ def fetch(url: str, *, allow_private: bool = False, limits: FetchLimits = FetchL
             if response.status in _REDIRECTS and response.headers.get("Location"):
                 current = urljoin(current, response.headers["Location"])
                 continue
-            if response.status >= 400:
+            if response.status >= 400 and not accept_errors:
                 raise FetchError(f"HTTP {response.status} from {current!r}", url=url)
             declared = response.headers.get("Content-Length")
             if peek is not None:
@@ -109,7 +110,8 @@ def fetch(url: str, *, allow_private: bool = False, limits: FetchLimits = FetchL
                     chunks.append(chunk)
             except urllib3.exceptions.HTTPError as exc:
                 raise FetchError(f"connection broken reading {current!r}: {type(exc).__name__}", url=url) from exc
-            return Response(current, response.status, response.headers.get("Content-Type", ""), b"".join(chunks))
+            return Response(current, response.status, response.headers.get("Content-Type", ""), b"".join(chunks),
+                            tuple(response.headers.items()))
         finally:
             response.release_conn()
             pool.close()

@@ -87,17 +87,23 @@ def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Decode
         raise CorruptImage(f"corrupt image: {width}x{height} pixels")
     if width * height > max_pixels:
         raise ImageTooLarge(width, height, max_pixels)
-    frames = getattr(image, "n_frames", 1)
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frames = getattr(image, "n_frames", 1)
             image.seek(0)
             image.load()
             image = ImageOps.exif_transpose(image)
             had_alpha = _has_alpha(image)
             rgb = _to_rgb(image)
-    except (OSError, SyntaxError, ValueError, EOFError, MemoryError, Image.DecompressionBombError) as exc:
+        truncated = [w for w in caught if "truncat" in str(w.message).lower()]
+        if truncated:  # Pillow read on past missing data: the picture cannot be trusted
+            raise CorruptImage(f"corrupt image: {truncated[0].message}")
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLarge(width, height, max_pixels) from exc
+    except CorruptImage:
+        raise
+    except Exception as exc:  # noqa: BLE001 - Pillow's plugins raise many types on damaged data
         raise CorruptImage(f"corrupt image: {_short(exc)}") from exc
     return DecodedImage(rgb, fmt, width, height, frames, had_alpha)
 

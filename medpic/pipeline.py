@@ -53,6 +53,8 @@ def _decode(item: InputFile, *, max_bytes: int, max_pixels: int) -> Decoded:
         return Decoded(item, decode_image(data, max_pixels=max_pixels))
     except (ImageError, InvalidInput) as exc:
         return Decoded(item, error=exc.reason)
+    except OSError as exc:  # unreadable file (I/O error): that file's row, not the whole run
+        return Decoded(item, error=f"could not read file: {exc.strerror or exc}")
 
 
 def _batches(items: Iterator[Decoded], size: int) -> Iterator[list[Decoded]]:

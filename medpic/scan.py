@@ -85,6 +85,9 @@ def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, *, thres
             except ImageError as exc:
                 pending.append((cand, exc.reason))
                 continue
+            except Exception as exc:  # noqa: BLE001 - one image never aborts a page or a document
+                pending.append((cand, f"could not decode image: {type(exc).__name__}"))
+                continue
             image = decoded.image
             cand = replace(cand, width=decoded.width, height=decoded.height)
         if min_side and min(image.size) < min_side:

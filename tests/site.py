@@ -194,7 +194,10 @@ def routes() -> dict:
         "/img/js-cat.jpg": image(jpg(im["cat"].transpose(Image.Transpose.FLIP_LEFT_RIGHT)), "image/jpeg"),
         "/img/feed.jpg": image(jpg(im["astronaut"]), "image/jpeg"),
         "/to-private": (302, {"Location": "http://127.0.0.1:9/secret.png"}, b""),
+        "/hop1": (302, {"Location": "/hop2"}, b""),
+        "/hop2": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
         "/redirect.html": html(b'<!doctype html><html><body><img src="/to-private" alt="redirected">'
+                               b'<img src="/hop1" alt="two hops">'
                                b'<img src="/img/retina.jpg"></body></html>'),
         "/goes-private.html": (302, {"Location": "http://169.254.169.254/latest/meta-data/"}, b""),
         "/ext.html": html(EXTENSION_PAGE.encode()),

@@ -11,6 +11,7 @@ from tests.localserver import LocalServer, endless, trickle
 @pytest.mark.parametrize("address", [
     "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0",
     "224.0.0.1", "240.0.0.1", "::1", "fe80::1", "fd00::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1", "100.100.100.200",
+    "64:ff9b::a9fe:a9fe", "2002:a9fe:a9fe::1", "::127.0.0.1", "64:ff9b::a00:1",
 ])
 def test_internal_addresses_are_refused(address):
     assert not address_allowed(address)

@@ -153,3 +153,24 @@ def test_pixel_cap_is_configurable(cat):
     with pytest.raises(ImageTooLarge) as info:
         decode_image(data, max_pixels=9_999)
     assert info.value.reason == "too large: 100x100 pixels is over the limit of 9,999"
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "GIF", "WEBP", "TIFF", "BMP"])
+def test_random_damage_is_always_a_typed_error_or_a_real_picture(cat, fmt):
+    """Regression: a TIFF with a damaged directory raised TypeError and aborted whole scans."""
+    import random
+
+    from medpic.errors import ImageError
+
+    clean = encode(cat.resize((64, 48)), fmt, **({"save_all": True, "append_images": [cat.resize((64, 48))]}
+                                                  if fmt in ("TIFF", "GIF") else {}))
+    rng = random.Random(fmt)
+    for _ in range(150):
+        data = bytearray(clean)
+        for _ in range(rng.randint(1, 8)):
+            data[rng.randrange(len(data))] = rng.randrange(256)
+        try:
+            decoded = decode_image(bytes(data))
+        except ImageError:
+            continue
+        assert decoded.image.mode == "RGB" and decoded.image.size[0] > 0

@@ -211,3 +211,47 @@ def test_complete_against_pdfimages_on_real_pdfs(path):
     extraction = extract_pdf(path.read_bytes(), source=str(path), limits=PdfLimits(max_images=100_000))
     assert not extraction.notes or all("stencil" in n for n in extraction.notes), extraction.notes
     assert unique(our_rows(extraction)) == unique(pdfimages_rows(path))
+
+
+def test_soft_mask_of_another_size_is_scaled_not_an_error():
+    """Regression: a 64x64 image with a 32x32 SMask (allowed by the spec) was an error row."""
+    import zlib
+
+    from tests.pdf_fixtures import raw_image
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=300, height=300)
+    rgb = np.zeros((64, 64, 3), np.uint8)
+    rgb[..., 0] = 200
+    mask = np.zeros((32, 32), np.uint8)
+    mask[:, 16:] = 255
+    smask = doc.get_new_xref()
+    body = zlib.compress(mask.tobytes())
+    doc.update_object(smask, f"<< /Type /XObject /Subtype /Image /Width 32 /Height 32 /ColorSpace /DeviceGray "
+                             f"/BitsPerComponent 8 /Length {len(body)} >>")
+    doc.update_stream(smask, body, compress=False)
+    doc.xref_set_key(smask, "Filter", "/FlateDecode")
+    xref = raw_image(doc, page, pymupdf.Rect(50, 50, 114, 114), "/Width 64 /Height 64 /ColorSpace /DeviceRGB "
+                     "/BitsPerComponent 8", rgb.tobytes())
+    doc.xref_set_key(xref, "SMask", f"{smask} 0 R")
+    c, = extract_pdf(doc.tobytes(), source="mask.pdf").candidates
+    assert c.status == "ok", c.reason
+    alpha = np.asarray(Image.open(__import__("io").BytesIO(c.data)))[..., 3]
+    assert alpha[:, :28].max() == 0 and alpha[:, 36:].min() == 255
+
+
+def test_unreadable_inline_image_is_noted_not_lost():
+    """Regression: a truncated inline image vanished with neither a row nor a note."""
+    from tests.pdf_fixtures import append_content
+
+    doc = pymupdf.open()
+    page = doc.new_page(width=300, height=300)
+    page.insert_text((20, 20), "text")
+    data = bytes(range(256)) * 47  # 12,032 of the 12,288 bytes a 64x64 RGB image needs
+    append_content(doc, page, b"q 64 0 0 64 50 50 cm BI /W 64 /H 64 /CS /RGB /BPC 8 /F /AHx ID "
+                   + data.hex().encode() + b"> EI Q")
+    result = extract_pdf(doc.tobytes(), source="inline.pdf")
+    if not result.candidates:
+        assert any("inline image" in n for n in result.notes), result.notes
+    else:
+        assert result.candidates[0].found_by == "inline"

@@ -97,6 +97,7 @@ def test_guard_refuses_a_redirect_to_a_private_address(site, browser, classifier
     extraction = extract_web(site.url + "/redirect.html", browser=browser, allowed_origins=own)
     rows = {c.ref.replace(site.url, ""): c for c in extraction.candidates}
     assert rows["/to-private"].status == "error" and "private or internal address" in rows["/to-private"].reason
+    assert rows["/hop1"].status == "error" and "private or internal address" in rows["/hop1"].reason
     assert rows["/img/retina.jpg"].status == "ok"
 
 

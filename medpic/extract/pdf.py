@@ -150,7 +150,7 @@ def _pixel_hash(image: Image.Image) -> str:
 # MuPDF does not raise on a damaged image stream: it warns ("premature end of file in jpeg",
 # "padding truncated image") and pads the picture with black. Its warning store is process-wide,
 # so decoding holds a lock while it reads the warnings its own call produced.
-_MUPDF_LOCK = threading.Lock()
+_MUPDF_LOCK = threading.RLock()  # PyMuPDF is not thread-safe: one document at a time
 _DAMAGE = re.compile(r"truncat|padding|premature|corrupt|syntax error|unexpected end|datastream|read error|"
                      r"invalid|bad |cannot|failed|error", re.I)
 
@@ -158,18 +158,16 @@ _DAMAGE = re.compile(r"truncat|padding|premature|corrupt|syntax error|unexpected
 _INLINE = re.compile(rb"(?:^|[\s\]>)])BI[\s/]")
 
 
-def _has_inline_images(doc, page) -> bool:
-    """Whether the page or its form XObjects hold ``BI`` operators: a cheap test that spares
+def _count_inline_images(doc, page) -> int:
+    """How many ``BI`` operators the page and its form XObjects hold: a cheap test that spares
     decoding every image of every page just to find the rare inline one."""
-    if _INLINE.search(page.read_contents() or b""):
-        return True
+    count = len(_INLINE.findall(page.read_contents() or b""))
     for xref, *_ in page.get_xobjects():
         try:
-            if _INLINE.search(doc.xref_stream(xref) or b""):
-                return True
+            count += len(_INLINE.findall(doc.xref_stream(xref) or b""))
         except (RuntimeError, ValueError):
             continue
-    return False
+    return count
 
 
 def _pixmap_checked(doc, xref: int, smask: int):
@@ -182,7 +180,10 @@ def _pixmap_checked(doc, xref: int, smask: int):
         try:
             pix = pymupdf.Pixmap(doc, xref)
             if smask:
-                pix = pymupdf.Pixmap(pix, pymupdf.Pixmap(doc, smask))
+                mask = pymupdf.Pixmap(doc, smask)
+                if (mask.width, mask.height) != (pix.width, pix.height):  # allowed by the spec
+                    mask = pymupdf.Pixmap(mask, pix.width, pix.height, None)
+                pix = pymupdf.Pixmap(pix, mask)
         finally:
             warnings = pymupdf.TOOLS.mupdf_warnings(reset=True)
     damage = [w for w in warnings.splitlines() if _DAMAGE.search(w) and "icc" not in w.lower()]
@@ -226,6 +227,11 @@ def extract_pdf(data: bytes, *, source: str, limits: PdfLimits = PdfLimits()) ->
     Raises ``NotAPdf``, ``PdfEncrypted`` or ``PdfDamaged`` when the document as a whole cannot
     be read; anything that goes wrong with one image is that image's ``error`` candidate.
     """
+    with _MUPDF_LOCK:
+        return _extract_pdf(data, source=source, limits=limits)
+
+
+def _extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
     import pymupdf
 
     started = time.monotonic()
@@ -267,9 +273,12 @@ def extract_pdf(data: bytes, *, source: str, limits: PdfLimits = PdfLimits()) ->
                     found[key] = _Found(key, "xobject", [pno + 1], bbox, caption_near(blocks, bbox),
                                         width, height, xref=xref, smask=smask, filter=filt)
                 inline_infos = []
-                if _has_inline_images(doc, page):
-                    with _MUPDF_LOCK:
-                        inline_infos = [i for i in page.get_image_info(xrefs=True) if i.get("xref", 0) == 0]
+                inline_count = _count_inline_images(doc, page)
+                if inline_count:
+                    inline_infos = [i for i in page.get_image_info(xrefs=True) if i.get("xref", 0) == 0]
+                    if len(inline_infos) < inline_count:
+                        notes.append(f"page {pno + 1}: {inline_count - len(inline_infos)} inline image(s) could "
+                                     "not be read (damaged data)")
                 if inline_infos:
                     image_blocks = {
                         _rounded(b["bbox"]): b

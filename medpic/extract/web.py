@@ -21,16 +21,17 @@ import base64
 import hashlib
 import logging
 import re
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from importlib import resources
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from medpic.errors import BlockedURL, ExtractionError, FetchError
 from medpic.extract.candidates import Extraction, ImageCandidate
 from medpic.extract.urls import fetch_image_bytes, guarded_bytes, image_extension, short_ref
-from medpic.fetch import USER_AGENT
+from medpic.fetch import USER_AGENT, FetchLimits, fetch
 from medpic.netguard import check_url
 
 __all__ = ["WebLimits", "Found", "PageCapture", "render_page", "build_candidates", "extract_web"]
@@ -88,6 +89,19 @@ class PageCapture:
 
 # -- rendering --------------------------------------------------------------------------------
 
+_FORWARDED_HEADERS = {"accept", "accept-language", "referer", "cookie", "user-agent", "range"}
+_HOP_HEADERS = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive",
+                "set-cookie"}
+
+
+def _with_base(html: bytes, url: str) -> bytes:
+    """Pin relative links to ``url`` in a document that was redirected there."""
+    if re.search(rb"<base\s", html[:4096], re.I):
+        return html
+    tag = f'<base href="{url}">'.encode()
+    m = re.search(rb"<head[^>]*>", html[:4096], re.I)
+    return html[: m.end()] + tag + html[m.end():] if m else tag + html
+
 
 def _strip_fragment(url: str) -> str:
     if url.startswith(("data:", "blob:")):
@@ -112,30 +126,40 @@ async def render_page(browser, url: str, *, allow_private: bool, limits: WebLimi
     total = [0]
     reads: list[asyncio.Task] = []
     try:
-        def vet(target: str) -> None:
-            check_url(target, allowed_origins=allowed_origins)
-
+        # WebSockets carry no images and cannot be vetted hop by hop: refused, guard or not.
+        await context.route_web_socket("**/*", lambda ws: ws.close(code=1008, reason="blocked by MedPic"))
         if not allow_private:
+            fetch_limits = FetchLimits(timeout_s=limits.navigation_timeout_s, max_bytes=limits.max_image_bytes)
+
             async def guard(route) -> None:
-                request_url = route.request.url
-                if not request_url.startswith(("http:", "https:")):
+                """Every request of the page, fetched by MedPic's own guarded fetcher: the
+                address checked is the address connected to, every redirect hop is checked,
+                bodies are capped. Chromium only ever sees the vetted final answer."""
+                request = route.request
+                if not request.url.startswith(("http:", "https:")):
                     await route.continue_()
                     return
+                if request.method not in ("GET", "HEAD"):
+                    await route.abort("blockedbyclient")  # a scanner submits nothing
+                    return
+                sent = await request.all_headers()
+                headers = {k: v for k, v in sent.items() if k.lower() in _FORWARDED_HEADERS}
                 try:
-                    await loop.run_in_executor(None, vet, request_url)
-                    response = await route.fetch(max_redirects=0, timeout=limits.navigation_timeout_s * 1000)
-                    location = response.headers.get("location")
-                    if 300 <= response.status < 400 and location:
-                        await loop.run_in_executor(None, vet, urljoin(request_url, location))
-                    await route.fulfill(response=response)
+                    response = await loop.run_in_executor(None, lambda: fetch(
+                        request.url, headers=headers, allowed_origins=allowed_origins, limits=fetch_limits,
+                        accept_errors=True))
                 except BlockedURL as exc:
-                    blocked.append(exc.url or request_url)
+                    blocked.append(exc.url or request.url)
                     await route.abort("blockedbyclient")
-                except PlaywrightError:
-                    try:
-                        await route.abort("failed")
-                    except PlaywrightError:
-                        pass
+                    return
+                except FetchError:
+                    await route.abort("failed")
+                    return
+                body = response.data
+                kept = {k: v for k, v in response.headers if k.lower() not in _HOP_HEADERS}
+                if request.is_navigation_request() and response.url != request.url and b"<" in body[:2048]:
+                    body = _with_base(body, response.url)  # served at the first URL: keep links right
+                await route.fulfill(status=response.status, headers=kept, body=body)
 
             await context.route("**/*", guard)
 
@@ -325,9 +349,12 @@ def choose(found: list[Found]) -> list[Found]:
 
 
 def build_candidates(capture: PageCapture, *, source: str, limits: WebLimits, allow_private: bool,
-                     rasterize=None, allowed_origins: frozenset[str] = frozenset()
-                     ) -> tuple[list[ImageCandidate], list[str]]:
-    """Dedupe sightings, add network-only images, get every image's bytes; one candidate each."""
+                     rasterize=None, allowed_origins: frozenset[str] = frozenset(),
+                     deadline: float | None = None) -> tuple[list[ImageCandidate], list[str]]:
+    """Dedupe sightings, add network-only images, get every image's bytes; one candidate each.
+
+    Downloads stop at ``deadline`` and at the page's total byte cap; images not fetched by then
+    are rows that say so."""
     notes = list(capture.notes)
     chosen = choose(list(capture.found))
     seen = {f.url for f in chosen}
@@ -336,12 +363,29 @@ def build_candidates(capture: PageCapture, *, source: str, limits: WebLimits, al
             chosen.append(Found(url=url, found_by="network", order=len(chosen)))
             seen.add(url)
 
+    page = urlsplit(capture.url)
+    referer = f"{page.scheme}://{page.netloc}/"  # the origin only: the full page URL is the user's business
+    spent = [sum(len(b) for b in capture.bodies.values())]
+    lock = threading.Lock()
+    deadline = deadline or time.monotonic() + limits.budget_s
+
     def get_bytes(f: Found) -> bytes:
         if f.url in capture.bodies:  # what the page itself loaded: never downloaded twice
             return capture.bodies[f.url]
-        return fetch_image_bytes(f.url, max_bytes=limits.max_image_bytes,
-                                 timeout_s=min(20.0, limits.navigation_timeout_s), allow_private=allow_private,
-                                 allowed_origins=allowed_origins, referer=capture.url, cookies=capture.cookies)
+        remaining = deadline - time.monotonic()
+        if remaining <= 1:
+            raise FetchError(f"scan time budget of {limits.budget_s:g} s reached before this image was fetched")
+        with lock:
+            if spent[0] >= limits.max_total_bytes:
+                raise FetchError(f"total bytes limit reached ({limits.max_total_bytes:,} per page)")
+        same_host = urlsplit(f.url).netloc == page.netloc
+        data = fetch_image_bytes(f.url, max_bytes=limits.max_image_bytes,
+                                 timeout_s=min(20.0, limits.navigation_timeout_s, remaining),
+                                 allow_private=allow_private, allowed_origins=allowed_origins, referer=referer,
+                                 cookies=capture.cookies if same_host else "")
+        with lock:
+            spent[0] += len(data)
+        return data
 
     selected, overflow = chosen[: limits.max_images], chosen[limits.max_images :]
     if overflow:
@@ -409,9 +453,17 @@ def extract_web(url: str, *, browser=None, allow_private: bool = False, limits: 
 
         capture = parse_page(url, allow_private=allow_private, limits=limits, allowed_origins=allowed_origins)
     else:
-        capture = browser.run(lambda b: render_page(b, url, allow_private=allow_private, limits=limits,
-                                                    allowed_origins=allowed_origins),
-                              timeout=limits.budget_s)
+        from playwright.async_api import Error as PlaywrightError
+
+        try:
+            capture = browser.run(lambda b: render_page(b, url, allow_private=allow_private, limits=limits,
+                                                        allowed_origins=allowed_origins),
+                                  timeout=limits.budget_s)
+        except TimeoutError:
+            raise FetchError(f"the page took longer than the scan budget of {limits.budget_s:g} s", url=url) from None
+        except PlaywrightError as exc:
+            first = (str(exc).strip().splitlines() or ["unknown error"])[0]
+            raise ExtractionError(f"the browser failed on this page: {first}") from None
 
     def rasterize(svgs: dict[str, bytes]) -> dict[str, bytes]:
         if browser is None:
@@ -422,7 +474,8 @@ def extract_web(url: str, *, browser=None, allow_private: bool = False, limits: 
             return {}
 
     candidates, notes = build_candidates(capture, source=url, limits=limits, allow_private=allow_private,
-                                         rasterize=rasterize, allowed_origins=allowed_origins)
+                                         rasterize=rasterize, allowed_origins=allowed_origins,
+                                         deadline=started + limits.budget_s)
     if capture.static:
         notes.insert(0, "static mode: the page was parsed without a browser, so images added by JavaScript "
                         "and CSS from stylesheets were not seen")
