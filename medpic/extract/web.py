@@ -8,10 +8,10 @@ links to image files) in the page and its same-origin frames. Every image respon
 loaded is kept, so those bytes are not downloaded twice; the rest are fetched through the
 guarded fetcher with the context's cookies and the page as referer.
 
-With the network guard on, every request of the rendered page goes through a route handler:
-private and internal addresses are refused, and redirects are followed one hop at a time so
-that a redirect to such an address is refused too. Service workers are blocked, downloads
-refused and popups closed.
+With the network guard on, every request of the rendered page goes through a route handler that
+makes it with MedPic's own fetcher: the address checked is the address connected to, each
+redirect hop is checked, bodies are capped, and Chromium receives only the vetted answer. Page
+POSTs and WebSockets are refused, service workers blocked, downloads refused, popups closed.
 """
 
 from __future__ import annotations
