@@ -29,3 +29,10 @@ def test_chelsea_is_a_cat_in_the_top3(cat):
     logits = model.predict(preprocess(cat, 224)[None], verbose=0)[0]
     top3 = set(np.argsort(-logits)[:3].tolist())
     assert top3 <= CAT_CLASSES, top3
+
+
+def test_feature_taps_end_each_stage():
+    from medpic.model.backbone import stage_taps
+    from medpic.model.features import FEATURE_TAPS
+
+    assert stage_taps("lite0") == FEATURE_TAPS

@@ -22,7 +22,7 @@ import numpy as np
 
 from medpic.model.torch_pickle import load_state_dict
 
-__all__ = ["BackboneSpec", "SPECS", "weights_path", "build_backbone"]
+__all__ = ["BackboneSpec", "SPECS", "weights_path", "build_backbone", "stage_taps"]
 
 
 @dataclass(frozen=True)
@@ -57,6 +57,22 @@ def weights_path(variant: str = "lite0") -> Path:
 def _block_indices(state: dict[str, np.ndarray]) -> list[int]:
     found = {int(m.group(1)) for k in state if (m := re.match(r"_blocks\.(\d+)\.", k))}
     return sorted(found)
+
+
+def stage_taps(variant: str = "lite0") -> tuple[str, ...]:
+    """Names of the residual outputs that end stages 2-6: the multi-scale feature taps.
+
+    Read from the checkpoint, so Lite1 and Lite2 (more blocks per stage) get their own."""
+    state = load_state_dict(weights_path(variant))
+    ends, channels = [], state["_conv_stem.weight"].shape[0]
+    blocks = _block_indices(state)
+    for i in blocks:
+        out_ch = state[f"_blocks.{i}._project_conv.weight"].shape[0]
+        if out_ch != channels and i != blocks[0]:
+            ends.append(i - 1)
+        channels = out_ch
+    # stages 2..6 end with a residual add (stage 1 and 7 have no repeats in Lite0)
+    return tuple(f"blocks_{i}_add" for i in ends[1:6])
 
 
 def build_backbone(variant: str = "lite0", *, with_imagenet_head: bool = False, load_weights: bool = True):

@@ -27,15 +27,19 @@ from medpic.model.preprocess import preprocess
 
 __all__ = ["FEATURE_TAPS", "feature_network", "extract_views", "view_image"]
 
-# The last block of stages 2-6 of EfficientNet-Lite0 (blocks are numbered from 0).
+# The last block of stages 2-6 of EfficientNet-Lite0 (blocks are numbered from 0); other
+# variants get theirs from ``backbone.stage_taps``.
 FEATURE_TAPS = ("blocks_2_add", "blocks_4_add", "blocks_7_add", "blocks_10_add", "blocks_14_add")
 
 
-def feature_network(backbone, taps: tuple[str, ...] = FEATURE_TAPS):
+def feature_network(backbone, taps: tuple[str, ...] | None = None):
     """Image -> concatenated ``[embedding, avg(tap_1), max(tap_1), ...]`` as one Keras model."""
     import keras
     from keras import layers
 
+    from medpic.model.backbone import stage_taps
+
+    taps = taps or stage_taps(backbone.name.removeprefix("efficientnet_"))
     parts = [backbone.output]
     for name in taps:
         out = backbone.get_layer(name).output
@@ -62,11 +66,12 @@ def extract_views(
     cache_dir: Path,
     seed: int = 0,
     batch_size: int = 64,
-    taps: tuple[str, ...] = FEATURE_TAPS,
+    taps: tuple[str, ...] | None = None,
 ) -> list[np.ndarray]:
     """Feature arrays for views ``0..views-1`` in manifest order, computed or read from cache."""
-    from medpic.model.backbone import SPECS
+    from medpic.model.backbone import SPECS, stage_taps
 
+    taps = taps or stage_taps(variant)
     size = SPECS[variant].input_size
     fingerprint = json.dumps([variant, list(taps), seed, [str(e.path) for e in examples]])
     folder = Path(cache_dir) / "features" / f"{variant}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"

@@ -15,10 +15,10 @@ from pathlib import Path
 import numpy as np
 
 from medpic import __version__
-from medpic.model.backbone import SPECS
+from medpic.model.backbone import SPECS, stage_taps
 from medpic.model.config import ModelConfig
 from medpic.model.data import LABELS, load_manifest, random_split, source_folds
-from medpic.model.features import FEATURE_TAPS, extract_views
+from medpic.model.features import extract_views
 from medpic.model.head import LinearHead, fit_linear_head
 from medpic.model.metrics import binary_metrics, choose_threshold, fit_temperature, sigmoid
 from medpic.model.preprocess import RESAMPLE, SCALE_DIVISOR, SCALE_OFFSET
@@ -141,7 +141,7 @@ def train(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed
         keras_file="model.keras",
         preprocessing={
             "color": "RGB", "resize": "whole image to a square, no crop", "resample": RESAMPLE.name.lower(),
-            "scale": f"(x - {SCALE_OFFSET:g}) / {SCALE_DIVISOR:g}", "feature_taps": list(FEATURE_TAPS),
+            "scale": f"(x - {SCALE_OFFSET:g}) / {SCALE_DIVISOR:g}", "feature_taps": list(stage_taps(variant)),
             "function": "medpic.model.preprocess.preprocess",
         },
         trained_on={
