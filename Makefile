@@ -27,7 +27,7 @@ test: $(STAMP)  ## the whole test suite, offline
 	tools/system-deps.sh
 	$(PY) -m pytest -q
 
-train: $(STAMP)  ## retrain on ../shared/datasets/medpic and overwrite models/medpic-lite0
+train: $(STAMP)  ## retrain on ../shared/datasets/medpic and overwrite models/medpic-lite1
 	$(VENV)/bin/medpic train
 
 eval: $(STAMP)  ## metrics and plots of the bundled model under reports/

@@ -70,8 +70,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("train", help="train the classifier on the shared dataset and export it")
     p.add_argument("--dataset", type=Path, help="dataset folder with manifest.csv")
-    p.add_argument("--out", type=Path, help="model folder to write (default: the bundled models/medpic-lite0)")
+    p.add_argument("--out", type=Path, help="model folder to write (default: the bundled models/medpic-lite1)")
     p.add_argument("--views", type=_positive, default=3, help="clean + augmented views per image (default 3)")
+    p.add_argument("--variant", choices=("lite0", "lite1", "lite2"), default="lite1",
+                   help="EfficientNet-Lite backbone (default lite1: best on unseen sources within the speed bar)")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("evaluate", help="measure a model on the two validation splits, write reports/")
@@ -81,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("publish-model", help="upload a model folder to the Hugging Face Hub (maintainers)")
-    p.add_argument("--repo", required=True, help="Hub repo id, e.g. medpic/medpic-lite0")
+    p.add_argument("--repo", required=True, help="Hub repo id, e.g. medpic/medpic-lite1")
     p.add_argument("--folder", type=Path, help="model folder (default: the bundled one)")
     p.add_argument("--private", action="store_true")
     return parser
@@ -202,7 +204,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from medpic.model.train import train
 
     result = train(settings.with_(dataset_dir=args.dataset or settings.dataset_dir),
-                   out_dir=args.out or settings.bundled_model_dir, views=args.views, seed=args.seed)
+                   out_dir=args.out or settings.bundled_model_dir, views=args.views, seed=args.seed,
+                   variant=args.variant)
     print(result.summary())
     return EXIT_OK
 

@@ -9,7 +9,7 @@ from medpic.model.source import resolve_model
 from medpic.settings import BUNDLED_MODEL_DIR, Settings
 from tests.fakehub import COMMIT, FakeHub
 
-REPO = "medpic/medpic-lite0"
+REPO = "medpic/medpic-lite1"
 
 
 def bundled_files() -> dict[str, bytes]:

@@ -41,7 +41,7 @@ def test_train_exports_a_model_that_serves(tmp_path, retina, histology, ct_slice
         ("non-medical", "rocket", Image.fromarray(data.rocket())),
     ])
     out = tmp_path / "model"
-    result = train(Settings(dataset_dir=dataset, cache_dir=tmp_path / "cache"), out_dir=out, views=2)
+    result = train(Settings(dataset_dir=dataset, cache_dir=tmp_path / "cache"), out_dir=out, views=2, variant="lite0")
     config = ModelConfig.read(out)
     assert {p.name for p in out.iterdir()} >= {"config.json", "model.tflite", "model.keras", "README.md"}
     assert config.trained_on["images"] == 48 and config.trained_on["views"] == 2

@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 HEAD_C = 0.005
 DEFAULT_VIEWS = 3
+DEFAULT_VARIANT = "lite1"
 FOLDS = 5
 
 
@@ -66,7 +67,8 @@ def cross_validate(views: list[np.ndarray], labels: np.ndarray, sources: np.ndar
 
 
 def build_serving_model(variant: str, head: LinearHead):
-    """The whole network, image -> logit: backbone, multi-scale features, dense head."""
+    """The whole network, image -> logit (backbone, multi-scale features, dense head), and the
+    head alone as a Keras model over the feature vector."""
     import keras
 
     from medpic.model.backbone import build_backbone
@@ -77,11 +79,28 @@ def build_serving_model(variant: str, head: LinearHead):
                                   name="medpic_head")
     head_model.get_layer("logit").set_weights([head.weight.reshape(-1, 1), np.array([head.bias], np.float32)])
     logit = keras.layers.Reshape((), name="medical_logit")(head_model(features.output))
-    return keras.Model(features.input, logit, name="medpic")
+    return keras.Model(features.input, logit, name="medpic"), head_model
+
+
+MAX_FOLDER_BYTES = 30 * 1024 * 1024  # models/ stays lean: at most 30 MB in all
+
+
+def _save_keras(model, head_model, out_dir: Path) -> str:
+    """The whole network as ``model.keras`` when the folder stays under 30 MB, else only the head
+    (``head.keras``), from which ``build_serving_model`` and the backbone wheel rebuild it."""
+    for stale in ("model.keras", "head.keras"):
+        (out_dir / stale).unlink(missing_ok=True)
+    model.save(out_dir / "model.keras")
+    total = sum(p.stat().st_size for p in out_dir.iterdir() if p.is_file())
+    if total <= MAX_FOLDER_BYTES:
+        return "model.keras"
+    (out_dir / "model.keras").unlink()
+    head_model.save(out_dir / "head.keras")
+    return "head.keras"
 
 
 def train(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed: int = 0,
-          variant: str = "lite0", c: float = HEAD_C) -> TrainResult:
+          variant: str = DEFAULT_VARIANT, c: float = HEAD_C) -> TrainResult:
     """Train on ``settings.dataset_dir`` and write a complete model folder to ``out_dir``."""
     import keras
 
@@ -115,9 +134,9 @@ def train(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model = build_serving_model(variant, head)
+    model, head_model = build_serving_model(variant, head)
     tflite_path = to_tflite(model, out_dir / "model.tflite")
-    model.save(out_dir / "model.keras")
+    keras_file = _save_keras(model, head_model, out_dir)
 
     # The serving path (decode -> preprocess -> TFLite) must reproduce the training path's logits.
     check_rows = np.flatnonzero(val)[:32]
@@ -138,7 +157,7 @@ def train(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed
         threshold=round(threshold, 6),
         temperature=round(temperature, 6),
         model_file="model.tflite",
-        keras_file="model.keras",
+        keras_file=keras_file,
         preprocessing={
             "color": "RGB", "resize": "whole image to a square, no crop", "resample": RESAMPLE.name.lower(),
             "scale": f"(x - {SCALE_OFFSET:g}) / {SCALE_DIVISOR:g}", "feature_taps": list(stage_taps(variant)),
