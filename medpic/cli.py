@@ -132,14 +132,13 @@ SCAN_TABLE_COLUMNS = ("image", "page", "found_by", "width", "height", "label", "
 
 
 def _read_pdf_path(target: str, settings: Settings) -> bytes:
-    path = Path(target)
-    if not path.is_file():
-        raise InvalidInput(f"no such file: {target!r}")
-    size = path.stat().st_size
-    if size > settings.max_document_bytes:
-        raise InvalidInput(f"{target!r} is {size:,} bytes, over the limit of {settings.max_document_bytes:,} "
-                           "(MEDPIC_MAX_DOCUMENT_BYTES)")
-    return path.read_bytes()
+    from medpic.files import read_file_capped
+
+    try:
+        return read_file_capped(target, settings.max_document_bytes)
+    except InvalidInput as exc:
+        raise InvalidInput(f"{target!r}: {exc.reason} (MEDPIC_MAX_DOCUMENT_BYTES caps documents)"
+                           if exc.reason.startswith("file too large") else f"{exc.reason}: {target!r}") from None
 
 
 def _scan(args: argparse.Namespace, settings: Settings, classifier, bar):

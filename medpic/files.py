@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
-__all__ = ["InputFile", "expand_paths", "IMAGE_EXTENSIONS"]
+from medpic.errors import InvalidInput
+
+__all__ = ["InputFile", "expand_paths", "read_file_capped", "IMAGE_EXTENSIONS"]
 
 # Extensions collected when walking a folder. Refused formats (SVG, PSD, HEIC, DICOM) are
 # included on purpose: the report should say they were found and why they were not judged.
@@ -44,3 +46,25 @@ def expand_paths(arguments: Iterable[str]) -> Iterator[InputFile]:
                 yield InputFile(arg, file)
         else:
             yield InputFile(arg, arg)
+
+
+def read_file_capped(path: str | os.PathLike, max_bytes: int) -> bytes:
+    """Read a file, refusing anything larger than ``max_bytes`` or not a regular file.
+
+    Raises ``InvalidInput`` with a short reason (``no such file``, ``file too large: ...``)."""
+    try:
+        size = os.stat(path).st_size
+        if not os.path.isfile(path):
+            raise InvalidInput("not a regular file")
+        if size > max_bytes:
+            raise InvalidInput(f"file too large: {size:,} bytes is over the limit of {max_bytes:,}")
+        with open(path, "rb") as f:
+            return f.read(max_bytes + 1)
+    except FileNotFoundError:
+        raise InvalidInput("no such file") from None
+    except PermissionError:
+        raise InvalidInput("permission denied") from None
+    except IsADirectoryError:
+        raise InvalidInput("is a directory") from None
+    except OSError as exc:
+        raise InvalidInput(f"could not read file: {exc.strerror or exc}") from None

@@ -1,4 +1,4 @@
-"""``scan``: a source (PDF now, web pages next) -> candidates -> predictions -> a report.
+"""``scan``: a source (web page, PDF, uploads, image URLs) -> candidates -> predictions -> a report.
 
 Every candidate becomes exactly one row: judged (``ok``), ``skipped`` with the limit or size
 that excluded it, or ``error`` with the reason. The report keeps the candidates so that the
@@ -10,13 +10,17 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
+from PIL import Image
+
+from medpic.concurrency import prefetch
 from medpic.errors import ImageError
 from medpic.extract.candidates import Extraction, ImageCandidate
 from medpic.imaging import decode_image
 from medpic.model.classifier import Classifier
 from medpic.report import ReportRow, Status, summarize
 
-__all__ = ["Judged", "ScanReport", "judge", "scan_pdf_bytes"]
+__all__ = ["Judged", "ScanReport", "prepare", "judge", "scan_extraction", "scan_web", "scan_url", "scan_pdf_bytes",
+           "classify_uploads", "classify_url_list"]
 
 
 @dataclass(frozen=True)
@@ -55,48 +59,53 @@ def _row(c: ImageCandidate, *, status: str, reason: str = "", width=None, height
     )
 
 
+def prepare(cand: ImageCandidate, *, max_pixels: int = 50_000_000, min_side: int = 0
+            ) -> tuple[ImageCandidate, Image.Image | None, str, str]:
+    """A candidate made ready for the model: (candidate, pixels, status, reason).
+
+    Decoding happens here, so any failure is this candidate's ``error``; images smaller than
+    ``min_side`` on either side (icons, tracking pixels) become ``skipped`` once their true
+    size is known."""
+    if cand.status != Status.OK:
+        return cand, None, cand.status, cand.reason
+    image = cand.image
+    if image is None:
+        try:
+            decoded = decode_image(cand.data or b"", max_pixels=max_pixels)
+        except ImageError as exc:
+            return cand, None, Status.ERROR, exc.reason
+        except Exception as exc:  # noqa: BLE001 - one image never aborts a page or a document
+            return cand, None, Status.ERROR, f"could not decode image: {type(exc).__name__}"
+        image = decoded.image
+        cand = replace(cand, width=decoded.width, height=decoded.height)
+    if min_side and min(image.size) < min_side:
+        return cand, None, Status.SKIPPED, f"too small: {image.size[0]}x{image.size[1]} is under {min_side} px"
+    return cand, image, Status.OK, ""
+
+
 def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, *, threshold: float | None = None,
           max_pixels: int = 50_000_000, min_side: int = 0) -> Iterator[Judged]:
-    """Classify candidates in batches as they arrive; rows come out in candidate order.
+    """Classify candidates in batches as they arrive; exactly one row each, in candidate order.
 
-    Images smaller than ``min_side`` on either side (icons, tracking pixels) become ``skipped``
-    rows once their true size is known from decoding."""
-    pending: list[tuple[ImageCandidate, object]] = []
+    Decoding runs a few batches ahead on worker threads while the model works on the previous
+    batch."""
+    ready = prefetch(lambda c: prepare(c, max_pixels=max_pixels, min_side=min_side), candidates,
+                     depth=2 * classifier.batch_size)
+    pending: list[tuple[ImageCandidate, Image.Image | None, str, str]] = []
 
     def flush() -> Iterator[Judged]:
-        images = [img for _, img in pending if not isinstance(img, str)]
-        predictions = iter(classifier.predict(images, threshold=threshold)) if images else iter(())
-        for cand, img in pending:
-            if isinstance(img, str):  # a decode error reason
-                yield Judged(cand, _row(cand, status=Status.ERROR, reason=img))
+        images = [image for _, image, status, _ in pending if status == Status.OK]
+        predictions = iter(classifier.predict(images, threshold=threshold))
+        for cand, _, status, reason in pending:
+            if status == Status.OK:
+                yield Judged(cand, _row(cand, status=status, prediction=next(predictions)))
             else:
-                yield Judged(cand, _row(cand, status=Status.OK, prediction=next(predictions)))
+                yield Judged(cand, _row(cand, status=status, reason=reason))
         pending.clear()
 
-    for cand in candidates:
-        if cand.status != Status.OK:
-            yield from flush()
-            yield Judged(cand, _row(cand, status=cand.status, reason=cand.reason))
-            continue
-        image = cand.image
-        if image is None:
-            try:
-                decoded = decode_image(cand.data or b"", max_pixels=max_pixels)
-            except ImageError as exc:
-                pending.append((cand, exc.reason))
-                continue
-            except Exception as exc:  # noqa: BLE001 - one image never aborts a page or a document
-                pending.append((cand, f"could not decode image: {type(exc).__name__}"))
-                continue
-            image = decoded.image
-            cand = replace(cand, width=decoded.width, height=decoded.height)
-        if min_side and min(image.size) < min_side:
-            yield from flush()
-            yield Judged(cand, _row(cand, status=Status.SKIPPED,
-                                    reason=f"too small: {image.size[0]}x{image.size[1]} is under {min_side} px"))
-            continue
-        pending.append((cand, image))
-        if sum(1 for _, i in pending if not isinstance(i, str)) >= classifier.batch_size:
+    for item in ready:
+        pending.append(item)
+        if sum(1 for *_, status, _ in pending if status == Status.OK) >= classifier.batch_size:
             yield from flush()
     yield from flush()
 

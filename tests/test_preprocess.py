@@ -7,7 +7,8 @@ from medpic.model import data as training_data
 from medpic.model.config import ModelConfig
 from medpic.model.features import view_image
 from medpic.model.preprocess import preprocess
-from medpic.pipeline import _decode
+from medpic.pipeline import _candidates
+from medpic.scan import prepare
 from medpic.settings import BUNDLED_MODEL_DIR
 from tests.conftest import encode
 
@@ -23,8 +24,8 @@ def test_training_evaluation_and_serving_feed_identical_arrays(tmp_path, retina)
 
     serving_classifier = Classifier.load(Settings())
     training = preprocess(view_image(example, 0, seed=0), size)  # features.extract_views
-    evaluation = serving_classifier.preprocess([_decode(InputFile("x", str(path)), max_bytes=10**8,
-                                                        max_pixels=10**8).image.image])[0]  # evaluate -> pipeline
+    candidate = next(_candidates([InputFile("x", str(path))], 10**8))  # evaluate -> classify_files -> judge
+    evaluation = serving_classifier.preprocess([prepare(candidate)[1]])[0]
     serving = serving_classifier.preprocess([training_data.load_example(example)])[0]
     assert training.shape == (size, size, 3) and training.dtype == np.float32
     assert np.array_equal(training, evaluation) and np.array_equal(training, serving)

@@ -16,6 +16,7 @@ from pathlib import Path
 from medpic import __version__
 from medpic.errors import InvalidInput
 from medpic.extract.browser import BrowserService
+from medpic.files import read_file_capped
 from medpic.model.classifier import Classifier
 from medpic.report import SCAN_COLUMNS, write_csv, write_zip
 from medpic.scan import ScanReport, classify_uploads, classify_url_list, scan_pdf_bytes, scan_url
@@ -69,10 +70,8 @@ class MedPicService:
 
     def scan_pdf(self, path: str | Path, threshold: float | None = None, *, name: str | None = None) -> ScanReport:
         path = Path(path)
-        size = path.stat().st_size
-        if size > self.settings.max_document_bytes:
-            raise InvalidInput(f"the PDF is {size:,} bytes, over the limit of {self.settings.max_document_bytes:,}")
-        return scan_pdf_bytes(path.read_bytes(), source=name or path.name, classifier=self.classifier,
+        data = read_file_capped(path, self.settings.max_document_bytes)
+        return scan_pdf_bytes(data, source=name or path.name, classifier=self.classifier,
                               threshold=self.threshold(threshold), limits=self.settings.pdf_limits())
 
     def classify_images(self, paths: list[str | Path], threshold: float | None = None) -> ScanReport:
@@ -82,8 +81,10 @@ class MedPicService:
             raise InvalidInput(f"{len(paths)} images is more than {MAX_FILES} per call")
         files = []
         for p in map(Path, paths):
-            data = p.read_bytes() if p.stat().st_size <= self.settings.max_image_bytes else None
-            files.append((p.name, data))
+            try:
+                files.append((p.name, read_file_capped(p, self.settings.max_image_bytes)))
+            except InvalidInput:  # too large: that image's error row
+                files.append((p.name, None))
         return classify_uploads(files, classifier=self.classifier, threshold=self.threshold(threshold),
                                 max_pixels=self.settings.max_pixels, max_bytes=self.settings.max_image_bytes)
 

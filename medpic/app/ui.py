@@ -23,7 +23,7 @@ import gradio as gr
 
 from medpic.app.examples import build_examples
 from medpic.app.service import MedPicService
-from medpic.errors import MedPicError
+from medpic.errors import InvalidInput, MedPicError
 from medpic.scan import ScanReport
 from medpic.settings import Settings
 
@@ -196,12 +196,12 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
 
         def scan_pdf(file: str, threshold: float | None):
             if not file:
-                raise MedPicErrorInput("no PDF given: upload a PDF file")
+                raise InvalidInput("no PDF given: upload a PDF file")
             from medpic.extract.pdf import is_pdf
 
             with open(file, "rb") as f:
                 if not is_pdf(f.read(1024)):
-                    raise MedPicErrorInput(f"not a PDF: {Path(file).name!r} does not start with %PDF")
+                    raise InvalidInput(f"not a PDF: {Path(file).name!r} does not start with %PDF")
             return service.scan_pdf(file, threshold, name=Path(file).name)
 
         def classify_images(files: list[str], threshold: float | None):
@@ -223,9 +223,3 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=settings.app_queue_size)
     demo.medpic_service = service  # for tests and app.py's shutdown
     return demo
-
-
-def MedPicErrorInput(reason: str) -> MedPicError:  # noqa: N802 - reads like the exception it builds
-    from medpic.errors import InvalidInput
-
-    return InvalidInput(reason)

@@ -20,7 +20,7 @@ import io
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from PIL import Image
 
@@ -335,7 +335,7 @@ def _extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
             if digest in by_pixels:  # the same picture as another object: merge the pages
                 first = candidates[by_pixels[digest]]
                 merged = tuple(sorted(set(first.pages) | set(item.pages)))
-                candidates[by_pixels[digest]] = _replace(first, pages=merged, page=merged[0],
+                candidates[by_pixels[digest]] = replace(first, pages=merged, page=merged[0],
                                                          duplicates=(*first.duplicates, ref))
                 continue
             by_pixels[digest] = len(candidates)
@@ -346,11 +346,5 @@ def _extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
         doc.close()
 
 
-def _replace(candidate: ImageCandidate, **changes) -> ImageCandidate:
-    from dataclasses import replace
-
-    return replace(candidate, **changes)
-
-
 def _renumber(candidates: list[ImageCandidate]) -> list[ImageCandidate]:
-    return [c if c.order == i else _replace(c, order=i) for i, c in enumerate(candidates)]
+    return [c if c.order == i else replace(c, order=i) for i, c in enumerate(candidates)]

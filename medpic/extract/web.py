@@ -24,7 +24,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from urllib.parse import urlsplit, urlunsplit
 
@@ -358,10 +358,12 @@ def build_candidates(capture: PageCapture, *, source: str, limits: WebLimits, al
     notes = list(capture.notes)
     chosen = choose(list(capture.found))
     seen = {f.url for f in chosen}
+    seen_keys = {variant_key(u) for u in seen}
     for url in capture.bodies:
-        if url not in seen and not url.startswith("blob:") and variant_key(url) not in {variant_key(u) for u in seen}:
+        if url not in seen and not url.startswith("blob:") and variant_key(url) not in seen_keys:
             chosen.append(Found(url=url, found_by="network", order=len(chosen)))
             seen.add(url)
+            seen_keys.add(variant_key(url))
 
     page = urlsplit(capture.url)
     referer = f"{page.scheme}://{page.netloc}/"  # the origin only: the full page URL is the user's business
@@ -412,7 +414,7 @@ def build_candidates(capture: PageCapture, *, source: str, limits: WebLimits, al
         digest = hashlib.sha256(data).hexdigest()
         if digest in by_hash:  # the same bytes under another URL: one image
             i = by_hash[digest]
-            candidates[i] = _replace(candidates[i], duplicates=(*candidates[i].duplicates, base["ref"]))
+            candidates[i] = replace(candidates[i], duplicates=(*candidates[i].duplicates, base["ref"]))
             continue
         by_hash[digest] = len(candidates)
         ext = image_extension(data)
@@ -428,19 +430,13 @@ def build_candidates(capture: PageCapture, *, source: str, limits: WebLimits, al
         for k in svgs:
             png = rendered.get(str(k))
             if png is None:
-                candidates[k] = _replace(candidates[k], data=None, status="error",
+                candidates[k] = replace(candidates[k], data=None, status="error",
                                          reason="unsupported format: SVG (could not be rasterised)")
             else:  # judged on Chromium's rendering; the original SVG is what gets saved
                 from medpic.imaging import decode_image
 
-                candidates[k] = _replace(candidates[k], image=decode_image(png).image)
+                candidates[k] = replace(candidates[k], image=decode_image(png).image)
     return candidates, notes
-
-
-def _replace(candidate: ImageCandidate, **changes) -> ImageCandidate:
-    from dataclasses import replace
-
-    return replace(candidate, **changes)
 
 
 def extract_web(url: str, *, browser=None, allow_private: bool = False, limits: WebLimits = WebLimits(),

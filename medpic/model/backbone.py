@@ -13,6 +13,7 @@ widths unscaled. Input is RGB scaled as ``(x - 127) / 128`` (see ``medpic.model.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import re
 from dataclasses import dataclass
@@ -54,6 +55,12 @@ def weights_path(variant: str = "lite0") -> Path:
     return Path(getattr(module, spec.module_class).get_model_file_path())
 
 
+@functools.lru_cache(maxsize=3)
+def _state(variant: str) -> dict[str, np.ndarray]:
+    """The variant's checkpoint, read once per process (stage_taps and build_backbone both need it)."""
+    return load_state_dict(weights_path(variant))
+
+
 def _block_indices(state: dict[str, np.ndarray]) -> list[int]:
     found = {int(m.group(1)) for k in state if (m := re.match(r"_blocks\.(\d+)\.", k))}
     return sorted(found)
@@ -63,7 +70,7 @@ def stage_taps(variant: str = "lite0") -> tuple[str, ...]:
     """Names of the residual outputs that end stages 2-6: the multi-scale feature taps.
 
     Read from the checkpoint, so Lite1 and Lite2 (more blocks per stage) get their own."""
-    state = load_state_dict(weights_path(variant))
+    state = _state(variant)
     ends, channels = [], state["_conv_stem.weight"].shape[0]
     blocks = _block_indices(state)
     for i in blocks:
@@ -85,7 +92,7 @@ def build_backbone(variant: str = "lite0", *, with_imagenet_head: bool = False, 
     from keras import layers
 
     spec = SPECS[variant]
-    state = load_state_dict(weights_path(variant))
+    state = _state(variant)
     weights: dict[str, list[np.ndarray]] = {}
 
     def conv(x, torch_name: str, filters: int, kernel: int, stride: int = 1):

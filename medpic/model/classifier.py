@@ -8,7 +8,6 @@
 from __future__ import annotations
 
 import logging
-import math
 import time
 from dataclasses import dataclass
 from typing import Sequence
@@ -18,6 +17,7 @@ from PIL import Image
 
 from medpic.errors import InvalidInput
 from medpic.model.config import ModelConfig
+from medpic.model.metrics import sigmoid
 from medpic.model.preprocess import preprocess_batch
 from medpic.model.runtime import TFLiteRuntime
 from medpic.model.source import ModelLocation, check_folder, resolve_model
@@ -41,9 +41,6 @@ class Prediction:
     def is_medical(self) -> bool:
         return self.label == "medical"
 
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.clip(x, -60, 60)))
 
 
 class Classifier:
@@ -87,7 +84,7 @@ class Classifier:
         threshold = self.threshold if threshold is None else threshold
         if not 0.0 < threshold < 1.0:
             raise InvalidInput(f"threshold {threshold!r} must be between 0 and 1")
-        probs = _sigmoid(np.asarray(logits, np.float64) / self.config.temperature)
+        probs = sigmoid(np.asarray(logits, np.float64) / self.config.temperature)
         negative, positive = self.config.labels
         out = []
         for logit, p in zip(logits, probs):
@@ -122,9 +119,3 @@ class Classifier:
             "temperature": self.config.temperature,
             "engine": self._runtime.engine,
         }
-
-
-def probability_to_logit(p: float) -> float:
-    """Inverse sigmoid, for tests and threshold conversions."""
-    p = min(max(p, 1e-12), 1 - 1e-12)
-    return math.log(p / (1 - p))

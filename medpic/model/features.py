@@ -32,14 +32,11 @@ __all__ = ["FEATURE_TAPS", "feature_network", "extract_views", "view_image"]
 FEATURE_TAPS = ("blocks_2_add", "blocks_4_add", "blocks_7_add", "blocks_10_add", "blocks_14_add")
 
 
-def feature_network(backbone, taps: tuple[str, ...] | None = None):
+def feature_network(backbone, taps: tuple[str, ...]):
     """Image -> concatenated ``[embedding, avg(tap_1), max(tap_1), ...]`` as one Keras model."""
     import keras
     from keras import layers
 
-    from medpic.model.backbone import stage_taps
-
-    taps = taps or stage_taps(backbone.name.removeprefix("efficientnet_"))
     parts = [backbone.output]
     for name in taps:
         out = backbone.get_layer(name).output

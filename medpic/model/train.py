@@ -74,7 +74,7 @@ def build_serving_model(variant: str, head: LinearHead):
     from medpic.model.backbone import build_backbone
     from medpic.model.features import feature_network
 
-    features = feature_network(build_backbone(variant))
+    features = feature_network(build_backbone(variant), stage_taps(variant))
     head_model = keras.Sequential([keras.Input((features.output.shape[-1],)), keras.layers.Dense(1, name="logit")],
                                   name="medpic_head")
     head_model.get_layer("logit").set_weights([head.weight.reshape(-1, 1), np.array([head.bias], np.float32)])
