@@ -23,10 +23,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from medpic.files import InputFile  # noqa: E402
 from medpic.model.classifier import Classifier  # noqa: E402
-from medpic.model.data import load_example, load_manifest  # noqa: E402
-from medpic.pipeline import classify_files  # noqa: E402
+from medpic.training.data import load_example, load_manifest  # noqa: E402
+from medpic.scan import JudgeOptions, scan  # noqa: E402
+from medpic.sources.files import InputFile  # noqa: E402
+from medpic.sources.targets import open_image_files  # noqa: E402
 from medpic.settings import Settings  # noqa: E402
 
 
@@ -50,11 +51,16 @@ def main() -> None:
     classifier = Classifier.load(settings)
     load_s = time.perf_counter() - t0
 
-    list(classify_files(files[:32], classifier))  # warm-up: page cache, allocator
+    options = JudgeOptions.from_settings(settings)
+
+    def classify_files(batch):  # the code path of `medpic classify`
+        return scan(open_image_files(batch, settings=settings), classifier, options).rows
+
+    classify_files(files[:32])  # warm-up: page cache, allocator
     e2e = []
     for _ in range(args.repeat):
         t0 = time.perf_counter()
-        rows = list(classify_files(files, classifier))
+        rows = classify_files(files)
         e2e.append(len(rows) / (time.perf_counter() - t0))
     assert all(r.status == "ok" for r in rows), [r for r in rows if r.status != "ok"][:3]
     peak_rss = rss_mb()  # the classify path only; the raw batch below holds 300 MB of floats

@@ -21,9 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from medpic.app import MedPicService, build_app  # noqa: E402
-from medpic.extract.browser import CHROMIUM_ARGS, find_chromium  # noqa: E402
-from medpic.model.data import load_manifest  # noqa: E402
-from medpic.netguard import origin_of  # noqa: E402
+from medpic.sources.browser import CHROMIUM_ARGS, find_chromium  # noqa: E402
+from medpic.training.data import load_manifest  # noqa: E402
+from medpic.settings import origin_of  # noqa: E402
 from medpic.settings import Settings  # noqa: E402
 from tests.localserver import LocalServer, free_port  # noqa: E402
 

@@ -4,7 +4,7 @@ Issue 2 asks to try fine-tuning the top blocks and to keep it only if it wins on
 leave-sources-out split. This script measures exactly that, on the clean images, with the same
 5 source folds as `medpic train`:
 
-  frozen:     logistic head on the frozen 1280-d embedding            (medpic.model.head)
+  frozen:     logistic head on the frozen 1280-d embedding            (medpic.training.head)
   fine-tuned: the last MBConv block + head conv + dense layer trained end to end from the
               cached input of that block (blocks_14_add), BN statistics frozen, source-balanced
               weights, label smoothing 0.1, Adam 1e-4, 3 epochs.
@@ -25,9 +25,9 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medpic.concurrency import prefetch  # noqa: E402
-from medpic.model.backbone import build_backbone  # noqa: E402
-from medpic.model.data import load_example, load_manifest, source_folds  # noqa: E402
-from medpic.model.head import fit_linear_head, source_balanced_weights  # noqa: E402
+from medpic.training.backbone import build_backbone  # noqa: E402
+from medpic.training.data import load_example, load_manifest, source_folds  # noqa: E402
+from medpic.training.head import fit_linear_head, source_balanced_weights  # noqa: E402
 from medpic.model.preprocess import preprocess  # noqa: E402
 from medpic.settings import Settings  # noqa: E402
 
@@ -54,7 +54,7 @@ def main() -> None:
         embs = np.zeros((len(examples), 1280), np.float32)
         batches = [range(s, min(s + 64, len(examples))) for s in range(0, len(examples), 64)]
         for idx, x in zip(batches, prefetch(lambda b: np.stack([preprocess(load_example(examples[i]), 224) for i in b]),
-                                            batches)):
+                                            batches, depth=4, workers=2)):
             t, e = forward(x)
             taps[idx.start:idx.stop], embs[idx.start:idx.stop] = t.numpy(), e.numpy()
         np.save(tap_file, taps)

@@ -2,7 +2,7 @@
 
 Builds a 200-page PDF holding 400 images of the shared dataset (two per page, as JPEG and PNG,
 some with alpha), then measures:
-- extraction alone (medpic.extract.pdf) against poppler's `pdfimages -all` on the same file
+- extraction alone (medpic.sources.pdf) against poppler's `pdfimages -all` on the same file
   (the issue's goal: ratio <= 1.5);
 - extraction plus classification, in images per second.
 The PDF is written under .cache/ (never committed).
@@ -23,10 +23,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from medpic.extract.pdf import PdfLimits, extract_pdf  # noqa: E402
+from medpic.sources.pdf import extract_pdf  # noqa: E402
 from medpic.model.classifier import Classifier  # noqa: E402
-from medpic.model.data import load_manifest  # noqa: E402
-from medpic.scan import scan_extraction  # noqa: E402
+from medpic.training.data import load_manifest  # noqa: E402
+from medpic.scan import JudgeOptions, scan  # noqa: E402
 from medpic.settings import Settings  # noqa: E402
 
 
@@ -71,7 +71,7 @@ def main() -> None:
     if not path.exists():
         build_pdf(settings, path)
     data = path.read_bytes()
-    limits = PdfLimits(max_images=10_000)
+    limits = settings.with_(max_images=10_000).pdf_limits()
 
     extraction = extract_pdf(data, source=str(path), limits=limits)
     ours = best_of(3, lambda: extract_pdf(data, source=str(path), limits=limits))
@@ -85,11 +85,11 @@ def main() -> None:
 
     classifier = Classifier.load(settings)
     t0 = time.perf_counter()
-    report = scan_extraction(extract_pdf(data, source=str(path), limits=limits), classifier)
+    report = scan(extract_pdf(data, source=str(path), limits=limits), classifier, JudgeOptions.from_settings(settings))
     total = time.perf_counter() - t0
     result["extract_and_classify_s"] = round(total, 3)
     result["extract_and_classify_images_per_s"] = round(len(report.items) / total, 1)
-    result["summary"] = report.summary()
+    result["summary"] = report.summary().as_dict()
     print(json.dumps(result, indent=2))
 
 

@@ -2,7 +2,7 @@
 
 A local page with 100 images from the shared dataset, half of them lazy-loaded (every other one
 `loading=lazy`, every fourth behind a data-src + IntersectionObserver loader), measures:
-- time to the full report (`extract_web` + classification, browser mode);
+- time to the full report (`extract_page` + judging, browser mode);
 - Chromium merely loading and scrolling the same page to the bottom (the floor), and the ratio
   (issue goal <= 1.5);
 - how many of the 100 a plain `requests` + `<img src>` scraper finds (what the old notebook did).
@@ -21,12 +21,12 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from medpic.extract.browser import BrowserService  # noqa: E402
-from medpic.extract.web import extract_web  # noqa: E402
-from medpic.fetch import fetch  # noqa: E402
+from medpic.sources.browser import BrowserService  # noqa: E402
+from medpic.net.fetch import Fetcher  # noqa: E402
+from medpic.sources.page.extract import extract_page  # noqa: E402
 from medpic.model.classifier import Classifier  # noqa: E402
-from medpic.model.data import load_manifest  # noqa: E402
-from medpic.scan import scan_extraction  # noqa: E402
+from medpic.training.data import load_manifest  # noqa: E402
+from medpic.scan import JudgeOptions, scan  # noqa: E402
 from medpic.settings import Settings  # noqa: E402
 from tests.localserver import LocalServer  # noqa: E402
 
@@ -51,7 +51,8 @@ def page(n: int) -> str:
 
 def naive_scraper(url: str) -> set[str]:
     """requests + <img src>: the old notebook's approach."""
-    html = fetch(url, allow_private=True).data.decode()
+    settings = Settings(allow_private=True)
+    html = Fetcher(settings.net_policy()).get(url, limits=settings.fetch_limits()).data.decode()
     return {urljoin(url, m) for m in re.findall(r'<img[^>]*?\ssrc="([^"]+)"', html) if not m.startswith("data:")}
 
 
@@ -67,7 +68,7 @@ async def load_and_scroll(browser, url: str) -> None:
 
 
 def main() -> None:
-    settings = Settings.from_env()
+    settings = Settings.from_env().with_(allow_private=True)
     examples = load_manifest(settings.dataset_dir)
     rng = np.random.default_rng(1)
     chosen = [examples[i] for i in rng.choice(len(examples), 100, replace=False)]
@@ -76,7 +77,7 @@ def main() -> None:
         routes[f"/img/{i}.jpg"] = (200, {"Content-Type": "image/jpeg", "Cache-Control": "no-store"},
                                    e.path.read_bytes())
     classifier = Classifier.load(settings)
-    browser = BrowserService(executable=settings.chromium)
+    browser = BrowserService.from_settings(settings)
     with LocalServer(routes) as server:
         url = server.url + "/page.html"
         browser.run(lambda b: load_and_scroll(b, url), timeout=120)  # warm-up: start Chromium
@@ -84,8 +85,9 @@ def main() -> None:
         browser.run(lambda b: load_and_scroll(b, url), timeout=120)
         floor = time.perf_counter() - t0
         t0 = time.perf_counter()
-        extraction = extract_web(url, browser=browser, allow_private=True, limits=settings.web_limits())
-        report = scan_extraction(extraction, classifier, min_side=settings.min_image_side)
+        extraction = extract_page(url, fetcher=Fetcher(settings.net_policy()), limits=settings.web_limits(),
+                                  browser=browser)
+        report = scan(extraction, classifier, JudgeOptions.from_settings(settings))
         full = time.perf_counter() - t0
         found = {r.image for r in report.rows if r.image.startswith(server.url + "/img/")}
         naive = naive_scraper(url)
@@ -93,7 +95,7 @@ def main() -> None:
     print(json.dumps({
         "images_on_page": 100,
         "medpic_found": len(found),
-        "medpic_rows_ok": report.summary()["ok"],
+        "medpic_rows_ok": report.summary().ok,
         "full_report_s": round(full, 2),
         "chromium_load_and_scroll_s": round(floor, 2),
         "ratio_to_load_and_scroll": round(full / floor, 2),

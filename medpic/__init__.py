@@ -7,21 +7,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from medpic.errors import (
-    CorruptImage,
-    ImageError,
-    ImageTooLarge,
-    InvalidInput,
-    MedPicError,
-    ModelError,
-    ModelNotFound,
-    NotAnImage,
-    UnsupportedFormat,
-)
+from medpic import errors as _errors
+from medpic.errors import *  # noqa: F403 - the whole error tree, listed once in errors.__all__
 from medpic.imaging import DecodedImage, decode_image
 from medpic.model.classifier import Classifier, Prediction
 from medpic.model.preprocess import preprocess
-from medpic.report import ReportRow
+from medpic.report import ReportRow, Summary
+from medpic.scan import JudgeOptions, ScanReport, judge, scan
 from medpic.settings import Settings
 
 __all__ = [
@@ -32,14 +24,11 @@ __all__ = [
     "DecodedImage",
     "decode_image",
     "preprocess",
+    "JudgeOptions",
+    "judge",
+    "scan",
+    "ScanReport",
     "ReportRow",
-    "MedPicError",
-    "InvalidInput",
-    "ImageError",
-    "NotAnImage",
-    "UnsupportedFormat",
-    "ImageTooLarge",
-    "CorruptImage",
-    "ModelError",
-    "ModelNotFound",
+    "Summary",
+    *_errors.__all__,
 ]

@@ -9,12 +9,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 from pathlib import Path
 from typing import Sequence
 
 from medpic import __version__
 from medpic.errors import InvalidInput, MedPicError
-from medpic.settings import Settings
+from medpic.settings import Settings, parse_probability
 
 __all__ = ["main"]
 
@@ -25,12 +26,9 @@ EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
 def _probability(text: str) -> float:
     try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0.0 < value < 1.0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be between 0 and 1 (exclusive)")
-    return value
+        return parse_probability(text, name="value")
+    except InvalidInput as exc:
+        raise argparse.ArgumentTypeError(exc.reason) from None
 
 
 def _positive(text: str) -> int:
@@ -94,10 +92,13 @@ def _read_stdin_paths() -> list[str]:
 
 
 def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
-    from medpic.files import expand_paths
+    from tqdm import tqdm
+
     from medpic.model.classifier import Classifier
-    from medpic.pipeline import classify_files, summarize
     from medpic.report import CLASSIFY_COLUMNS, format_table, write_csv
+    from medpic.scan import JudgeOptions, scan
+    from medpic.sources.files import expand_paths
+    from medpic.sources.targets import open_image_files
 
     paths: list[str] = []
     for p in args.paths:
@@ -108,99 +109,71 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     if args.batch:
         settings = settings.with_(batch_size=args.batch)
     classifier = Classifier.load(settings)
-
-    from tqdm import tqdm
-
+    extraction = open_image_files(files, settings=settings)
     bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=None if len(files) > 20 else True)
-    rows = list(classify_files(files, classifier, max_bytes=settings.max_image_bytes,
-                               max_pixels=settings.max_pixels, threshold=args.threshold,
-                               on_row=lambda _: bar.update()))
+    extraction.candidates = _counted(extraction.candidates, bar)
+    report = scan(extraction, classifier, JudgeOptions.from_settings(settings, threshold=args.threshold))
     bar.close()
     if args.csv:
-        write_csv(rows, args.csv, columns=CLASSIFY_COLUMNS)
+        write_csv(report.rows, args.csv, columns=CLASSIFY_COLUMNS)
     else:
-        sys.stdout.write(format_table(rows, columns=CLASSIFY_COLUMNS))
-    counts = summarize(rows)
-    print(f"{counts['found']} images: {counts['medical']} medical, {counts['ok'] - counts['medical']} "
-          f"non-medical, {counts['errors']} errors" + (f"; CSV written to {args.csv}" if args.csv else ""),
-          file=sys.stderr)
+        sys.stdout.write(format_table(report.rows, columns=CLASSIFY_COLUMNS))
+    print(report.summary().line() + (f"; CSV written to {args.csv}" if args.csv else ""), file=sys.stderr)
     return EXIT_OK
 
 
-SCAN_TABLE_COLUMNS = ("image", "page", "found_by", "width", "height", "label", "p_medical", "confidence", "status",
-                      "reason")
-
-
-def _read_pdf_path(target: str, settings: Settings) -> bytes:
-    from medpic.files import read_file_capped
-
-    try:
-        return read_file_capped(target, settings.max_document_bytes)
-    except InvalidInput as exc:
-        raise InvalidInput(f"{target!r}: {exc.reason} (MEDPIC_MAX_DOCUMENT_BYTES caps documents)"
-                           if exc.reason.startswith("file too large") else f"{exc.reason}: {target!r}") from None
-
-
-def _scan(args: argparse.Namespace, settings: Settings, classifier, bar):
-    """Scan a PDF path, a PDF URL or a web page URL; returns the report."""
-    from medpic.extract.pdf import extract_pdf
-    from medpic.scan import scan_extraction, scan_url
-
-    target = args.target
-    if "://" not in target:
-        bar.set_description("reading the PDF")
-        extraction = extract_pdf(_read_pdf_path(target, settings), source=target, limits=settings.pdf_limits())
-        return scan_extraction(extraction, classifier, threshold=args.threshold, max_pixels=settings.max_pixels)
-    from medpic.extract.browser import BrowserService
-
-    browser = None if args.no_browser else BrowserService(executable=settings.chromium)
-    try:
-        return scan_url(target, classifier=classifier, settings=settings, browser=browser, static=args.no_browser,
-                        threshold=args.threshold, on_stage=bar.set_description)
-    finally:
-        if browser is not None:
-            browser.close()
+def _counted(items, bar):
+    for item in items:
+        yield item
+        bar.update()
 
 
 def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
-    import time
-
     from tqdm import tqdm
 
     from medpic.model.classifier import Classifier
-    from medpic.report import SCAN_COLUMNS, format_table, save_medical, write_csv, write_zip
+    from medpic.net.fetch import Fetcher
+    from medpic.report import SCAN_COLUMNS, SCAN_TABLE_COLUMNS, format_table, write_csv
+    from medpic.save import save_medical, write_zip
+    from medpic.scan import JudgeOptions, scan
+    from medpic.sources.browser import BrowserService
+    from medpic.sources.targets import is_url, open_target
 
     started = time.monotonic()
     if args.allow_private:
         settings = settings.with_(allow_private=True)
     classifier = Classifier.load(settings)
     bar = tqdm(total=None, file=sys.stderr, disable=None, bar_format="{desc} {elapsed}")
+    browser = BrowserService.from_settings(settings) if is_url(args.target) and not args.no_browser else None
     try:
-        report = _scan(args, settings, classifier, bar)
+        extraction = open_target(args.target, settings=settings, fetcher=Fetcher(settings.net_policy()),
+                                 browser=browser, on_stage=bar.set_description)
+        bar.set_description("judging the images")
+        report = scan(extraction, classifier, JudgeOptions.from_settings(settings, threshold=args.threshold))
     finally:
         bar.close()
+        if browser is not None:
+            browser.close()
     if args.csv:
         write_csv(report.rows, args.csv, columns=SCAN_COLUMNS)
     else:
         sys.stdout.write(format_table(report.rows, columns=SCAN_TABLE_COLUMNS))
-    saved = save_medical(report.items, args.save_medical, min_confidence=args.min_confidence) if args.save_medical else []
-    zipped = write_zip(report.items, args.zip, min_confidence=args.min_confidence) if args.zip else None
     for note in report.notes:
         print(f"note: {note}", file=sys.stderr)
     if args.save_medical:
+        saved = save_medical(report.items, args.save_medical, min_confidence=args.min_confidence)
         print(f"saved {len(saved)} medical images (confidence >= {args.min_confidence}) to {args.save_medical}",
               file=sys.stderr)
-    if zipped is not None:
+    if args.zip:
+        zipped = write_zip(report.items, args.zip, min_confidence=args.min_confidence)
         print(f"wrote {zipped} medical images (confidence >= {args.min_confidence}) to {args.zip}", file=sys.stderr)
-    c = report.summary()
-    print(f"{report.source}: {c['found']} images found, {c['ok']} classified, {c['medical']} medical, "
-          f"{c['skipped']} skipped, {c['errors']} errors in {time.monotonic() - started:.1f} s"
+    print(f"{report.source}: {report.summary().line()} in {time.monotonic() - started:.1f} s"
           + (f"; CSV written to {args.csv}" if args.csv else ""), file=sys.stderr)
     return EXIT_OK
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from medpic.model.train import train
+    from medpic.training.train import train
 
     result = train(settings.with_(dataset_dir=args.dataset or settings.dataset_dir),
                    out_dir=args.out or settings.bundled_model_dir, views=args.views, seed=args.seed,
@@ -210,7 +183,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
-    from medpic.model.evaluate import evaluate
+    from medpic.training.evaluate import evaluate
 
     if args.model:
         settings = settings.with_(model_dir=args.model)

@@ -1,4 +1,8 @@
-"""Bounded look-ahead: overlap decoding with inference without holding everything in memory."""
+"""Bounded look-ahead: overlap fetching and decoding with inference without holding everything.
+
+The pool sizes come from ``Settings`` (``download_workers``, ``decode_workers``); this module
+only provides the one mechanism every stage uses.
+"""
 
 from __future__ import annotations
 
@@ -12,16 +16,18 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
-def prefetch(fn: Callable[[T], R], items: Iterable[T], *, depth: int = 4, workers: int = 2) -> Iterator[R]:
+def prefetch(fn: Callable[[T], R], items: Iterable[T], *, depth: int, workers: int) -> Iterator[R]:
     """``map(fn, items)`` computed ``depth`` items ahead on ``workers`` threads, in order.
 
     Unlike ``ThreadPoolExecutor.map``, which submits every item at once, at most ``depth``
     results wait in memory: decoding thousands of images ahead of a slow model would otherwise
-    hold gigabytes of pixels.
+    hold gigabytes of pixels. Items are pulled from ``items`` lazily, so a generator upstream
+    (a downloader) keeps streaming. Closing the iterator early cancels what has not started.
     """
-    with ThreadPoolExecutor(workers) as pool:
-        queue: deque[Future[R]] = deque()
-        iterator = iter(items)
+    pool = ThreadPoolExecutor(max(1, workers))
+    queue: deque[Future[R]] = deque()
+    iterator = iter(items)
+    try:
         for item in iterator:
             queue.append(pool.submit(fn, item))
             if len(queue) >= depth:
@@ -32,3 +38,7 @@ def prefetch(fn: Callable[[T], R], items: Iterable[T], *, depth: int = 4, worker
                 queue.append(pool.submit(fn, item))
                 break
             yield result
+    finally:
+        for future in queue:
+            future.cancel()
+        pool.shutdown(wait=True)

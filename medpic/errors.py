@@ -2,23 +2,28 @@
 
     MedPicError
     ├── InvalidInput (also ValueError)       the caller gave us something we cannot use
+    │   └── FileTooLarge                     a file over the byte cap (carries size and limit)
     ├── ImageError                           one image could not become pixels
     │   ├── NotAnImage                       the bytes are not an image at all
     │   ├── UnsupportedFormat                an image format outside the allow-list
     │   ├── ImageTooLarge                    over the pixel cap (decompression bombs)
     │   └── CorruptImage                     truncated or damaged data
     ├── ModelError                           the classifier could not be loaded or run
-    │   └── ModelNotFound (also FileNotFoundError)
+    │   ├── ModelNotFound (also FileNotFoundError)
+    │   └── TrainingError                    training or export produced no usable model
     ├── ExtractionError                      a whole source could not be read
     │   ├── NotAPdf (also InvalidInput)      not a PDF, whatever its name says
     │   ├── PdfEncrypted                     needs a password
-    │   └── PdfDamaged                       beyond repair
+    │   ├── PdfDamaged                       beyond repair
+    │   └── BrowserUnavailable               no Chromium, or it would not start
     └── FetchError                           a URL could not be fetched
         ├── BlockedURL (also InvalidInput)   refused by the network guard
         └── ResponseTooLarge                 over the byte cap
 
 Each error carries a short ``reason`` meant for a report row or a chat message, so interfaces
-never have to parse exception text.
+never have to parse exception text. Exceptions of the libraries below (urllib3, Playwright,
+PyMuPDF) are translated into this tree in one table per library, in ``medpic.translate``;
+``reason_of`` is the one way any exception becomes a report row's reason.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from __future__ import annotations
 __all__ = [
     "MedPicError",
     "InvalidInput",
+    "FileTooLarge",
     "ImageError",
     "NotAnImage",
     "UnsupportedFormat",
@@ -33,10 +39,12 @@ __all__ = [
     "CorruptImage",
     "ModelError",
     "ModelNotFound",
+    "TrainingError",
     "ExtractionError",
     "NotAPdf",
     "PdfEncrypted",
     "PdfDamaged",
+    "BrowserUnavailable",
     "FetchError",
     "BlockedURL",
     "ResponseTooLarge",
@@ -53,6 +61,14 @@ class MedPicError(Exception):
 
 class InvalidInput(MedPicError, ValueError):
     """The caller's input (a path, an option, a URL) cannot be used as given."""
+
+
+class FileTooLarge(InvalidInput):
+    """A file (image, PDF, upload) over its byte cap, refused before it is read."""
+
+    def __init__(self, size: int, limit: int, *, hint: str = "") -> None:
+        super().__init__(f"file too large: {size:,} bytes is over the limit of {limit:,}" + (f" ({hint})" if hint else ""))
+        self.size, self.limit = size, limit
 
 
 # -- images ---------------------------------------------------------------------------------
@@ -97,6 +113,10 @@ class ModelNotFound(ModelError, FileNotFoundError):
     """A model folder lacks a file it needs."""
 
 
+class TrainingError(ModelError):
+    """Training, export or its checks produced no model worth shipping."""
+
+
 # -- extraction -------------------------------------------------------------------------------
 
 
@@ -116,6 +136,10 @@ class PdfDamaged(ExtractionError):
     """The PDF is damaged beyond what PyMuPDF can repair."""
 
 
+class BrowserUnavailable(ExtractionError):
+    """No usable Chromium: not installed, or it would not start."""
+
+
 # -- fetching ---------------------------------------------------------------------------------
 
 
@@ -133,3 +157,14 @@ class BlockedURL(FetchError, InvalidInput):
 
 class ResponseTooLarge(FetchError):
     """The response was larger than the byte cap; reading stopped at the cap."""
+
+
+# -- turning any exception into words for a person ---------------------------------------------
+
+
+def reason_of(exc: BaseException, *, doing: str = "could not read image") -> str:
+    """The report-row reason for any exception: ours carry one; anything else is named by type
+    only (a library's message may hold paths and internals a stranger should not see)."""
+    if isinstance(exc, MedPicError):
+        return exc.reason
+    return f"{doing}: {type(exc).__name__}"

@@ -16,12 +16,12 @@ import numpy as np
 from PIL import Image, ImageCms, ImageFile, ImageOps, UnidentifiedImageError
 
 from medpic.errors import CorruptImage, ImageTooLarge, NotAnImage, UnsupportedFormat
+from medpic.settings import Settings
 
-__all__ = ["ALLOWED_FORMATS", "DEFAULT_MAX_PIXELS", "DecodedImage", "decode_image", "sniff_format"]
+__all__ = ["ALLOWED_FORMATS", "DecodedImage", "decode_image", "sniff_format", "image_extension"]
 
 # PIL format names we decode. SVG is rasterised by the browser (web extraction), not here.
 ALLOWED_FORMATS = frozenset({"JPEG", "PNG", "GIF", "WEBP", "AVIF", "BMP", "DIB", "TIFF", "ICO", "MPO"})
-DEFAULT_MAX_PIXELS = 50_000_000
 
 # Never guess missing data: a truncated file must raise, not come back grey.
 ImageFile.LOAD_TRUNCATED_IMAGES = False
@@ -53,7 +53,19 @@ def sniff_format(data: bytes) -> str | None:
     return None
 
 
-def decode_image(data: bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> DecodedImage:
+def image_extension(data: bytes) -> str:
+    """A file extension from the bytes themselves (a URL's or a file name's may lie)."""
+    if sniff_format(data) == "SVG":
+        return "svg"
+    signatures = [(b"\xff\xd8\xff", "jpg"), (b"\x89PNG", "png"), (b"GIF8", "gif"), (b"RIFF", "webp"),
+                  (b"BM", "bmp"), (b"II*\x00", "tif"), (b"MM\x00*", "tif"), (b"\x00\x00\x01\x00", "ico")]
+    for magic, ext in signatures:
+        if data.startswith(magic):
+            return ext
+    return "avif" if data[4:12] in (b"ftypavif", b"ftypavis") else "bin"
+
+
+def decode_image(data: bytes, *, max_pixels: int = Settings.max_pixels) -> DecodedImage:
     """Decode an image file's bytes to RGB.
 
     Applies EXIF orientation, takes the first frame of animations, flattens transparency onto

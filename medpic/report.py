@@ -9,25 +9,22 @@ from __future__ import annotations
 
 import csv
 import io
-import re
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import IO, Iterable, Sequence
 
-__all__ = ["ReportRow", "CLASSIFY_COLUMNS", "SCAN_COLUMNS", "MANIFEST_COLUMNS", "write_csv", "format_table", "Status",
-           "save_medical", "write_zip", "download_name", "summarize"]
+from medpic.sources.candidates import Status
 
-
-class Status:
-    OK = "ok"
-    SKIPPED = "skipped"
-    ERROR = "error"
+__all__ = ["ReportRow", "Summary", "Status", "CLASSIFY_COLUMNS", "SCAN_COLUMNS", "SCAN_TABLE_COLUMNS", "write_csv",
+           "format_table", "cell"]
 
 
 CLASSIFY_COLUMNS = ("source", "image", "width", "height", "label", "p_medical", "confidence", "status", "reason")
 SCAN_COLUMNS = ("source", "image", "page", "found_by", "alt", "width", "height", "sha256",
                 "label", "p_medical", "confidence", "status", "reason")
+# What ``medpic scan`` prints on a terminal: the CSV's columns a person reads first.
+SCAN_TABLE_COLUMNS = ("image", "page", "found_by", "width", "height", "label", "p_medical", "confidence", "status",
+                      "reason")
 
 
 @dataclass(frozen=True)
@@ -52,18 +49,46 @@ class ReportRow:
         return asdict(self)
 
 
-def summarize(rows: Sequence[ReportRow]) -> dict[str, int]:
-    """Counts for a one-line summary: found, ok (classified), medical, skipped, errors."""
-    return {
-        "found": len(rows),
-        "ok": sum(r.status == Status.OK for r in rows),
-        "medical": sum(r.status == Status.OK and r.label == "medical" for r in rows),
-        "skipped": sum(r.status == Status.SKIPPED for r in rows),
-        "errors": sum(r.status == Status.ERROR for r in rows),
-    }
+@dataclass(frozen=True)
+class Summary:
+    """The counts behind the one summary line the CLI and the chat both print."""
+
+    found: int
+    ok: int
+    medical: int
+    skipped: int
+    errors: int
+
+    @classmethod
+    def of(cls, rows: Sequence[ReportRow]) -> "Summary":
+        return cls(
+            found=len(rows),
+            ok=sum(r.status == Status.OK for r in rows),
+            medical=sum(r.status == Status.OK and r.label == "medical" for r in rows),
+            skipped=sum(r.status == Status.SKIPPED for r in rows),
+            errors=sum(r.status == Status.ERROR for r in rows),
+        )
+
+    @property
+    def non_medical(self) -> int:
+        return self.ok - self.medical
+
+    def line(self) -> str:
+        """``12 images: 3 medical, 8 non-medical, 1 skipped, 0 errors``."""
+        def n(count: int, word: str) -> str:
+            return f"{count} {word}" + ("" if count == 1 or word.endswith(("medical", "skipped")) else "s")
+
+        parts = [n(self.medical, "medical"), n(self.non_medical, "non-medical")]
+        if self.skipped:
+            parts.append(n(self.skipped, "skipped"))
+        parts.append(n(self.errors, "error"))
+        return f"{n(self.found, 'image')}: " + ", ".join(parts)
+
+    def as_dict(self) -> dict[str, int]:
+        return asdict(self)
 
 
-def _cell(value: object) -> str:
+def cell(value: object) -> str:
     if value is None:
         return ""
     if isinstance(value, float):
@@ -81,7 +106,7 @@ def write_csv(rows: Iterable[ReportRow], out: str | Path | IO[str], *, columns: 
         count = 0
         for row in rows:
             data = row.as_dict()
-            writer.writerow([_cell(data[c]) for c in columns])
+            writer.writerow([cell(data[c]) for c in columns])
             count += 1
         return count
     finally:
@@ -94,7 +119,7 @@ def format_table(rows: Sequence[ReportRow], *, columns: Sequence[str], max_width
     def clip(text: str) -> str:
         return text if len(text) <= max_width else "..." + text[-(max_width - 3):]
 
-    table = [list(columns)] + [[clip(_cell(r.as_dict()[c])) for c in columns] for r in rows]
+    table = [list(columns)] + [[clip(cell(r.as_dict()[c])) for c in columns] for r in rows]
     widths = [max(len(line[i]) for line in table) for i in range(len(columns))]
     buf = io.StringIO()
     for n, line in enumerate(table):
@@ -102,61 +127,3 @@ def format_table(rows: Sequence[ReportRow], *, columns: Sequence[str], max_width
         if n == 0:
             buf.write("  ".join("-" * w for w in widths) + "\n")
     return buf.getvalue()
-
-
-# -- downloads of medical images ------------------------------------------------------------
-
-MANIFEST_COLUMNS = ("file",) + SCAN_COLUMNS
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-def download_name(ref: str, order: int, extension: str) -> str:
-    """A safe, stable file name: ``page-3_xref-12.jpg`` for documents, ``0007-name.png`` for URLs."""
-    if ref.startswith("page-"):
-        stem = _UNSAFE.sub("_", ref)
-    else:
-        last = ref.split("?", 1)[0].rstrip("/").rsplit("/", 1)[-1] or "image"
-        stem = f"{order + 1:04d}-{_UNSAFE.sub('_', last.rsplit('.', 1)[0])[:60]}"
-    return f"{stem}.{extension or 'bin'}"
-
-
-def selected_for_download(items, min_confidence: float):
-    """(name, bytes, row) of the images judged medical with at least ``min_confidence``."""
-    for item in items:
-        row, cand = item.row, item.candidate
-        if row.status == Status.OK and row.label == "medical" and (row.confidence or 0) >= min_confidence and cand.data:
-            yield download_name(cand.ref, cand.order, cand.extension), cand.data, row
-
-
-def _manifest(entries) -> str:
-    buf = io.StringIO()
-    writer = csv.writer(buf)
-    writer.writerow(MANIFEST_COLUMNS)
-    for name, _, row in entries:
-        data = row.as_dict()
-        writer.writerow([name] + [_cell(data[c]) for c in SCAN_COLUMNS])
-    return buf.getvalue()
-
-
-def save_medical(items, folder: str | Path, *, min_confidence: float = 0.9) -> list[Path]:
-    """Write the confident medical images and a ``manifest.csv`` into ``folder``."""
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    entries = list(selected_for_download(items, min_confidence))
-    paths = []
-    for name, data, _ in entries:
-        path = folder / name
-        path.write_bytes(data)
-        paths.append(path)
-    (folder / "manifest.csv").write_text(_manifest(entries), encoding="utf-8")
-    return paths
-
-
-def write_zip(items, out: str | Path, *, min_confidence: float = 0.9) -> int:
-    """A ZIP of the confident medical images with ``manifest.csv``; returns the image count."""
-    entries = list(selected_for_download(items, min_confidence))
-    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for name, data, _ in entries:
-            archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)  # already compressed
-        archive.writestr("manifest.csv", _manifest(entries))
-    return len(entries)

@@ -1,8 +1,10 @@
-"""``scan``: a source (web page, PDF, uploads, image URLs) -> candidates -> predictions -> a report.
+"""The judge: candidates -> decoded pictures -> predictions -> report rows, one row each.
 
-Every candidate becomes exactly one row: judged (``ok``), ``skipped`` with the limit or size
-that excluded it, or ``error`` with the reason. The report keeps the candidates so that the
-medical images can be saved with their original bytes.
+Every candidate becomes exactly one row: judged (``ok``), ``skipped`` with the limit or size that
+excluded it, or ``error`` with the reason. Decoding runs a few batches ahead on worker threads
+while the model works on the previous batch; candidates are pulled lazily, so a source that
+downloads as it goes overlaps with the model. The report keeps the candidates so that medical
+images can be saved with their original bytes.
 """
 
 from __future__ import annotations
@@ -13,14 +15,14 @@ from typing import Iterable, Iterator
 from PIL import Image
 
 from medpic.concurrency import prefetch
-from medpic.errors import ImageError
-from medpic.extract.candidates import Extraction, ImageCandidate
+from medpic.errors import reason_of
 from medpic.imaging import decode_image
-from medpic.model.classifier import Classifier
-from medpic.report import ReportRow, Status, summarize
+from medpic.model.classifier import Classifier, Prediction
+from medpic.report import ReportRow, Summary
+from medpic.settings import Settings
+from medpic.sources.candidates import Extraction, ImageCandidate, Status
 
-__all__ = ["Judged", "ScanReport", "prepare", "judge", "scan_extraction", "scan_web", "scan_url", "scan_pdf_bytes",
-           "classify_uploads", "classify_url_list"]
+__all__ = ["Judged", "ScanReport", "JudgeOptions", "prepare", "judge", "scan"]
 
 
 @dataclass(frozen=True)
@@ -31,35 +33,61 @@ class Judged:
     row: ReportRow
 
 
+@dataclass(frozen=True, kw_only=True)
+class JudgeOptions:
+    """How candidates are judged; built from Settings by ``from_settings``."""
+
+    threshold: float | None  # None: the classifier's own (the model's, or MEDPIC_THRESHOLD)
+    max_pixels: int
+    decode_workers: int
+    min_side: int = 0  # smaller images are "skipped: too small"; set per source by its extraction
+
+    @classmethod
+    def from_settings(cls, settings: Settings, *, threshold: float | None = None) -> "JudgeOptions":
+        return cls(threshold=threshold, max_pixels=settings.max_pixels, decode_workers=settings.decode_workers)
+
+
 @dataclass(frozen=True)
 class ScanReport:
-    """The result of scanning one source."""
+    """The result of scanning one source: its extraction and one judged item per candidate."""
 
-    source: str
-    kind: str  # "pdf" or "web"
+    extraction: Extraction
     items: tuple[Judged, ...]
-    notes: tuple[str, ...] = ()
-    pages: int | None = None
+
+    @property
+    def source(self) -> str:
+        return self.extraction.source
+
+    @property
+    def kind(self) -> str:
+        return self.extraction.kind
+
+    @property
+    def notes(self) -> tuple[str, ...]:
+        return tuple(self.extraction.notes)
+
+    @property
+    def pages(self) -> int | None:
+        return self.extraction.pages
 
     @property
     def rows(self) -> list[ReportRow]:
         return [j.row for j in self.items]
 
-    def summary(self) -> dict[str, int]:
-        return summarize(self.rows)
+    def summary(self) -> Summary:
+        return Summary.of(self.rows)
 
 
-def _row(c: ImageCandidate, *, status: str, reason: str = "", width=None, height=None, prediction=None) -> ReportRow:
+def _row(c: ImageCandidate, *, status: str, reason: str = "", prediction: Prediction | None = None) -> ReportRow:
     return ReportRow(
-        source=c.source, image=c.ref, status=status, reason=reason,
-        width=width if width is not None else c.width, height=height if height is not None else c.height,
+        source=c.source, image=c.ref, status=status, reason=reason, width=c.width, height=c.height,
         label=prediction.label if prediction else "", p_medical=prediction.p_medical if prediction else None,
         confidence=prediction.confidence if prediction else None, page=c.page, found_by=c.found_by,
         alt=c.alt, sha256=c.sha256,
     )
 
 
-def prepare(cand: ImageCandidate, *, max_pixels: int = 50_000_000, min_side: int = 0
+def prepare(cand: ImageCandidate, *, max_pixels: int, min_side: int = 0
             ) -> tuple[ImageCandidate, Image.Image | None, str, str]:
     """A candidate made ready for the model: (candidate, pixels, status, reason).
 
@@ -72,10 +100,8 @@ def prepare(cand: ImageCandidate, *, max_pixels: int = 50_000_000, min_side: int
     if image is None:
         try:
             decoded = decode_image(cand.data or b"", max_pixels=max_pixels)
-        except ImageError as exc:
-            return cand, None, Status.ERROR, exc.reason
         except Exception as exc:  # noqa: BLE001 - one image never aborts a page or a document
-            return cand, None, Status.ERROR, f"could not decode image: {type(exc).__name__}"
+            return cand, None, Status.ERROR, reason_of(exc, doing="could not decode image")
         image = decoded.image
         cand = replace(cand, width=decoded.width, height=decoded.height)
     if min_side and min(image.size) < min_side:
@@ -83,107 +109,31 @@ def prepare(cand: ImageCandidate, *, max_pixels: int = 50_000_000, min_side: int
     return cand, image, Status.OK, ""
 
 
-def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, *, threshold: float | None = None,
-          max_pixels: int = 50_000_000, min_side: int = 0) -> Iterator[Judged]:
-    """Classify candidates in batches as they arrive; exactly one row each, in candidate order.
-
-    Decoding runs a few batches ahead on worker threads while the model works on the previous
-    batch."""
-    ready = prefetch(lambda c: prepare(c, max_pixels=max_pixels, min_side=min_side), candidates,
-                     depth=2 * classifier.batch_size)
+def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, options: JudgeOptions) -> Iterator[Judged]:
+    """Classify candidates in batches as they arrive; exactly one row each, in candidate order."""
+    ready = prefetch(lambda c: prepare(c, max_pixels=options.max_pixels, min_side=options.min_side), candidates,
+                     depth=2 * classifier.batch_size, workers=options.decode_workers)
     pending: list[tuple[ImageCandidate, Image.Image | None, str, str]] = []
 
     def flush() -> Iterator[Judged]:
         images = [image for _, image, status, _ in pending if status == Status.OK]
-        predictions = iter(classifier.predict(images, threshold=threshold))
+        predictions = iter(classifier.predict(images, threshold=options.threshold))
         for cand, _, status, reason in pending:
-            if status == Status.OK:
-                yield Judged(cand, _row(cand, status=status, prediction=next(predictions)))
-            else:
-                yield Judged(cand, _row(cand, status=status, reason=reason))
+            prediction = next(predictions) if status == Status.OK else None
+            yield Judged(cand, _row(cand, status=status, reason=reason, prediction=prediction))
         pending.clear()
 
+    waiting = 0
     for item in ready:
         pending.append(item)
-        if sum(1 for *_, status, _ in pending if status == Status.OK) >= classifier.batch_size:
+        waiting += item[2] == Status.OK
+        if waiting >= classifier.batch_size:
             yield from flush()
+            waiting = 0
     yield from flush()
 
 
-def scan_extraction(extraction: Extraction, classifier: Classifier, *, threshold: float | None = None,
-                    max_pixels: int = 50_000_000, min_side: int = 0) -> ScanReport:
-    items = tuple(judge(extraction.candidates, classifier, threshold=threshold, max_pixels=max_pixels,
-                        min_side=min_side))
-    return ScanReport(extraction.source, extraction.kind, items, extraction.notes, extraction.pages)
-
-
-def scan_web(url: str, *, classifier: Classifier, settings, browser=None, static: bool = False,
-             threshold: float | None = None) -> ScanReport:
-    """Render (or parse) a web page and judge every image on it."""
-    from medpic.extract.web import extract_web
-
-    extraction = extract_web(url, browser=browser, allow_private=settings.allow_private, limits=settings.web_limits(),
-                             static=static, allowed_origins=settings.allowed_origins)
-    return scan_extraction(extraction, classifier, threshold=threshold, max_pixels=settings.max_pixels,
-                           min_side=settings.min_image_side)
-
-
-def scan_url(url: str, *, classifier: Classifier, settings, browser=None, static: bool = False,
-             threshold: float | None = None, on_stage=lambda stage: None) -> ScanReport:
-    """A URL of a PDF or of a web page: the first bytes decide which, not the name."""
-    from medpic.extract.pdf import is_pdf
-    from medpic.fetch import fetch
-
-    guard = {"allow_private": settings.allow_private, "allowed_origins": settings.allowed_origins}
-    head = fetch(url, limits=settings.fetch_limits(), peek=1024, **guard)
-    if is_pdf(head.data) or "application/pdf" in head.content_type.lower():
-        on_stage("downloading the PDF")
-        data = fetch(url, limits=settings.fetch_limits(), **guard).data
-        on_stage("reading the PDF")
-        return scan_pdf_bytes(data, source=url, classifier=classifier, threshold=threshold,
-                              limits=settings.pdf_limits())
-    static = static or browser is None or not browser.available()
-    on_stage("parsing the page (static mode)" if static else "rendering the page")
-    return scan_web(url, classifier=classifier, settings=settings, browser=None if static else browser,
-                    static=static, threshold=threshold)
-
-
-def classify_uploads(files: list[tuple[str, bytes | None]], *, classifier: Classifier,
-                     threshold: float | None = None, max_pixels: int = 50_000_000, max_bytes: int = 0,
-                     source: str = "upload") -> ScanReport:
-    """Uploaded image files, one row each, in order; ``None`` data means over ``max_bytes``."""
-    import hashlib
-
-    from medpic.extract.urls import image_extension
-
-    candidates = [
-        ImageCandidate(source=source, ref=name, found_by="upload", order=i, status="error",
-                       reason=f"file too large: over the limit of {max_bytes:,} bytes") if data is None else
-        ImageCandidate(source=source, ref=name, found_by="upload", order=i, data=data,
-                       extension=image_extension(data), sha256=hashlib.sha256(data).hexdigest())
-        for i, (name, data) in enumerate(files)]
-    return ScanReport(source, "images", tuple(judge(candidates, classifier, threshold=threshold,
-                                                    max_pixels=max_pixels)))
-
-
-def classify_url_list(urls: list[str], *, page_url: str, classifier: Classifier, settings,
-                      threshold: float | None = None) -> ScanReport:
-    """Image URLs (or ``data:`` URIs), one row each, in order, fetched through the guard."""
-    from medpic.extract.urls import candidates_from_urls
-
-    candidates = candidates_from_urls(urls, source=page_url, max_bytes=settings.max_image_bytes,
-                                      timeout_s=float(settings.fetch_timeout_s),
-                                      allow_private=settings.allow_private,
-                                      allowed_origins=settings.allowed_origins)
-    return ScanReport(page_url, "urls", tuple(judge(candidates, classifier, threshold=threshold,
-                                                    max_pixels=settings.max_pixels)))
-
-
-def scan_pdf_bytes(data: bytes, *, source: str, classifier: Classifier, threshold: float | None = None,
-                   limits=None) -> ScanReport:
-    """Extract and judge every image of a PDF given as bytes."""
-    from medpic.extract.pdf import PdfLimits, extract_pdf
-
-    extraction = extract_pdf(data, source=source, limits=limits or PdfLimits())
-    return scan_extraction(extraction, classifier, threshold=threshold,
-                           max_pixels=(limits or PdfLimits()).max_pixels)
+def scan(extraction: Extraction, classifier: Classifier, options: JudgeOptions) -> ScanReport:
+    """Judge every candidate of an extraction."""
+    options = replace(options, min_side=extraction.min_side)
+    return ScanReport(extraction, tuple(judge(extraction.candidates, classifier, options)))

@@ -2,6 +2,10 @@
 
 ``Settings.from_env()`` is called once by an entry point (CLI, app) and passed down; no other
 module reads ``os.environ``. Tests build ``Settings(...)`` directly.
+
+Every default lives here. The stages take small limit objects (``FetchLimits``, ``PdfLimits``,
+``WebLimits``, ``NetPolicy``) that have no defaults of their own: they are built from a
+``Settings`` by its methods, so a limit cannot disagree with the documented one.
 """
 
 from __future__ import annotations
@@ -10,10 +14,12 @@ import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 from medpic.errors import InvalidInput
 
-__all__ = ["Settings", "REPO_ROOT", "BUNDLED_MODEL_DIR"]
+__all__ = ["Settings", "NetPolicy", "FetchLimits", "PdfLimits", "WebLimits", "parse_probability", "origin_of",
+           "REPO_ROOT", "BUNDLED_MODEL_DIR"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL_DIR = REPO_ROOT / "models" / "medpic-lite1"
@@ -47,9 +53,26 @@ def _as_int(name: str, value: str | None, default: int, *, minimum: int = 1) -> 
 
 
 def _origins(value: str | None) -> list[str]:
-    from medpic.netguard import origin_of
-
     return [origin_of(v) for v in (value or "").split(",") if v.strip()]
+
+
+def origin_of(url: str) -> str:
+    """``scheme://host:port`` with the default port made explicit, for allow-list matching."""
+    parts = urlsplit(url.strip())
+    port = parts.port or (443 if parts.scheme.lower() == "https" else 80)
+    return f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}:{port}"
+
+
+def parse_probability(value: object, *, name: str = "threshold") -> float:
+    """The one parser of a probability given by a person (flag, variable, API field): strictly
+    between 0 and 1, so that every threshold is validated the same way everywhere."""
+    try:
+        parsed = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise InvalidInput(f"{name}={value!r} is not a number") from None
+    if not 0.0 < parsed < 1.0:
+        raise InvalidInput(f"{name}={value!r} must be between 0 and 1 (exclusive)")
+    return parsed
 
 
 def _as_path(value: str | None) -> Path | None:
@@ -116,6 +139,22 @@ class Settings:
     reports_dir: Path = REPO_ROOT / "reports"
     # Cached backbone features for training (MEDPIC_CACHE_DIR).
     cache_dir: Path = REPO_ROOT / ".cache"
+    # Threads fetching images for one scan (MEDPIC_DOWNLOAD_WORKERS) and decoding ahead of the model
+    # (MEDPIC_DECODE_WORKERS): the one place pool sizes are set.
+    download_workers: int = 6
+    decode_workers: int = 2
+    # Image URLs per classify_urls call and files per classify_images call.
+    max_urls_per_call: int = 200
+    max_files_per_call: int = 100
+    # Fixed bounds of page rendering, set here so that no module has a literal limit of its own.
+    max_redirects: int = 5
+    max_scroll_steps: int = 200
+    scroll_step_px: int = 700
+    settle_s: float = 2.0
+    max_dom_elements: int = 30_000
+    svg_max_side: int = 1024
+    # Where Playwright keeps its own browsers (PLAYWRIGHT_BROWSERS_PATH, Playwright's variable).
+    playwright_browsers_path: Path = Path.home() / ".cache" / "ms-playwright"
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     @classmethod
@@ -124,12 +163,8 @@ class Settings:
         env = os.environ if env is None else env
         defaults = cls()
         threshold = env.get("MEDPIC_THRESHOLD")
-        try:
-            parsed_threshold = float(threshold) if threshold and threshold.strip() else None
-        except ValueError:
-            raise InvalidInput(f"MEDPIC_THRESHOLD={threshold!r} is not a number") from None
-        if parsed_threshold is not None and not 0.0 < parsed_threshold < 1.0:
-            raise InvalidInput(f"MEDPIC_THRESHOLD={threshold!r} must be between 0 and 1")
+        parsed_threshold = parse_probability(threshold, name="MEDPIC_THRESHOLD") if threshold and threshold.strip() \
+            else None
         return cls(
             model_dir=_as_path(env.get("MEDPIC_MODEL_DIR")),
             model_repo=(env.get("MEDPIC_MODEL_REPO") or "").strip() or None,
@@ -164,29 +199,101 @@ class Settings:
             dataset_dir=_as_path(env.get("MEDPIC_DATASET")) or defaults.dataset_dir,
             reports_dir=_as_path(env.get("MEDPIC_REPORTS_DIR")) or defaults.reports_dir,
             cache_dir=_as_path(env.get("MEDPIC_CACHE_DIR")) or defaults.cache_dir,
+            download_workers=_as_int("MEDPIC_DOWNLOAD_WORKERS", env.get("MEDPIC_DOWNLOAD_WORKERS"),
+                                     defaults.download_workers),
+            decode_workers=_as_int("MEDPIC_DECODE_WORKERS", env.get("MEDPIC_DECODE_WORKERS"), defaults.decode_workers),
+            playwright_browsers_path=_as_path(env.get("PLAYWRIGHT_BROWSERS_PATH")) or defaults.playwright_browsers_path,
         )
 
-    def pdf_limits(self):
-        """The PDF extractor's bounds from these settings."""
-        from medpic.extract.pdf import PdfLimits
+    def net_policy(self) -> "NetPolicy":
+        """Which addresses fetches may reach."""
+        return NetPolicy(allow_private=self.allow_private, allowed_origins=self.allowed_origins)
 
+    def fetch_limits(self, *, max_bytes: int | None = None, timeout_s: float | None = None) -> "FetchLimits":
+        """Bounds for one fetch: documents (PDF, HTML) unless ``max_bytes`` says otherwise."""
+        return FetchLimits(timeout_s=float(timeout_s if timeout_s is not None else self.fetch_timeout_s),
+                           max_bytes=max_bytes if max_bytes is not None else self.max_document_bytes,
+                           max_redirects=self.max_redirects)
+
+    def pdf_limits(self) -> "PdfLimits":
+        """The PDF extractor's bounds."""
         return PdfLimits(max_pages=self.max_pdf_pages, max_images=self.max_images, max_pixels=self.max_pixels,
                          min_side=self.min_image_side, time_budget_s=float(self.scan_budget_s))
 
-    def web_limits(self):
-        """The web extractor's bounds from these settings."""
-        from medpic.extract.web import WebLimits
-
+    def web_limits(self) -> "WebLimits":
+        """The page extractor's bounds."""
         return WebLimits(navigation_timeout_s=float(self.navigation_timeout_s), budget_s=float(self.scan_budget_s),
-                         max_images=self.max_images, max_image_bytes=self.max_image_bytes,
-                         max_total_bytes=self.max_total_bytes)
-
-    def fetch_limits(self, *, max_bytes: int | None = None):
-        """The fetcher's bounds from these settings (documents by default)."""
-        from medpic.fetch import FetchLimits
-
-        return FetchLimits(timeout_s=float(self.fetch_timeout_s), max_bytes=max_bytes or self.max_document_bytes)
+                         max_images=self.max_images, min_side=self.min_image_side,
+                         max_image_bytes=self.max_image_bytes, max_document_bytes=self.max_document_bytes, max_total_bytes=self.max_total_bytes,
+                         fetch_timeout_s=float(self.fetch_timeout_s), max_scroll_steps=self.max_scroll_steps,
+                         scroll_step_px=self.scroll_step_px, settle_s=self.settle_s,
+                         max_elements=self.max_dom_elements, svg_max_side=self.svg_max_side,
+                         download_workers=self.download_workers, max_redirects=self.max_redirects)
 
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed (CLI flags override the environment)."""
         return replace(self, **changes)
+
+
+# -- the limit objects the stages take: built by Settings, no defaults of their own ------------
+
+
+@dataclass(frozen=True, kw_only=True)
+class NetPolicy:
+    """Which addresses may be fetched: public ones, plus exact allowed origins, unless private is allowed."""
+
+    allow_private: bool
+    allowed_origins: frozenset[str]
+
+
+@dataclass(frozen=True, kw_only=True)
+class FetchLimits:
+    """Bounds for one fetch, redirects and body included."""
+
+    timeout_s: float
+    max_bytes: int
+    max_redirects: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class PdfLimits:
+    """Bounds on the work one PDF may cause."""
+
+    max_pages: int
+    max_images: int
+    max_pixels: int
+    min_side: int  # smaller images (rules, bullets, spacer pixels) are "skipped: too small"
+    time_budget_s: float
+
+
+@dataclass(frozen=True, kw_only=True)
+class WebLimits:
+    """Bounds on the work one web page may cause."""
+
+    navigation_timeout_s: float
+    budget_s: float  # the whole scan of one page
+    max_images: int
+    min_side: int
+    max_image_bytes: int
+    max_document_bytes: int
+    max_total_bytes: int
+    fetch_timeout_s: float
+    max_scroll_steps: int
+    scroll_step_px: int
+    settle_s: float
+    max_elements: int
+    svg_max_side: int
+    download_workers: int
+    max_redirects: int
+
+    def image_fetch(self, *, remaining_s: float | None = None) -> FetchLimits:
+        """Bounds for fetching one image of the page, within what is left of the scan."""
+        timeout = min(self.fetch_timeout_s, self.navigation_timeout_s)
+        if remaining_s is not None:
+            timeout = min(timeout, remaining_s)
+        return FetchLimits(timeout_s=timeout, max_bytes=self.max_image_bytes, max_redirects=self.max_redirects)
+
+    def document_fetch(self) -> FetchLimits:
+        """Bounds for fetching the page's HTML itself (static mode, or through the route guard)."""
+        return FetchLimits(timeout_s=self.navigation_timeout_s, max_bytes=self.max_document_bytes,
+                           max_redirects=self.max_redirects)

@@ -62,7 +62,7 @@ def site():
 @pytest.fixture(scope="session")
 def browser_service():
     """One headless Chromium for the whole run, like the app has."""
-    from medpic.extract.browser import BrowserService
+    from medpic.sources.browser import BrowserService
 
     service = BrowserService()
     if not service.available():

@@ -7,9 +7,9 @@ import shutil
 import pytest
 
 from medpic.app import MedPicService, build_app
-from medpic.extract.browser import CHROMIUM_ARGS, find_chromium
+from medpic.sources.browser import CHROMIUM_ARGS, find_chromium
 from medpic.model.classifier import Classifier
-from medpic.netguard import origin_of
+from medpic.net.guard import origin_of
 from medpic.settings import REPO_ROOT, Settings
 from tests.localserver import free_port
 

@@ -11,23 +11,24 @@ import logging
 import platform
 import tempfile
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from medpic import __version__
 from medpic.errors import InvalidInput
-from medpic.extract.browser import BrowserService
-from medpic.files import read_file_capped
 from medpic.model.classifier import Classifier
-from medpic.report import SCAN_COLUMNS, write_csv, write_zip
-from medpic.scan import ScanReport, classify_uploads, classify_url_list, scan_pdf_bytes, scan_url
-from medpic.settings import Settings
+from medpic.net.fetch import Fetcher
+from medpic.report import SCAN_COLUMNS, write_csv
+from medpic.save import write_zip
+from medpic.scan import JudgeOptions, ScanReport, scan
+from medpic.settings import Settings, parse_probability
+from medpic.sources.browser import BrowserService
+from medpic.sources.files import InputFile
+from medpic.sources.targets import open_image_files, open_image_urls, open_pdf_file, open_url
 
-__all__ = ["MedPicService", "MAX_URLS", "MAX_FILES"]
+__all__ = ["MedPicService"]
 
 log = logging.getLogger(__name__)
-
-MAX_URLS = 200  # per classify_urls call
-MAX_FILES = 100  # per classify_images call
 
 
 class MedPicService:
@@ -37,7 +38,10 @@ class MedPicService:
                  browser: BrowserService | None = None) -> None:
         self.settings = settings
         self.classifier = classifier or Classifier.load(settings)
-        self.browser = browser or BrowserService(executable=settings.chromium)
+        self.browser = browser or BrowserService.from_settings(settings)
+        self.fetcher = Fetcher(settings.net_policy())
+        # the chat's scans run here, beside the request threads that stream their progress
+        self.jobs = ThreadPoolExecutor(settings.app_concurrency, thread_name_prefix="medpic-chat")
         self._outputs = Path(tempfile.mkdtemp(prefix="medpic-"))
         self._counter = 0
         self._lock = threading.Lock()
@@ -51,63 +55,50 @@ class MedPicService:
             raise InvalidInput("missing or wrong X-MedPic-Token header: this server requires an API token")
 
     @staticmethod
-    def threshold(value: float | None) -> float | None:
-        if value is None or value == "":
-            return None
-        value = float(value)
-        if not 0.0 < value < 1.0:
-            raise InvalidInput(f"threshold {value!r} must be between 0 and 1 (exclusive), or empty for the default")
-        return value
+    def threshold(value: float | str | None) -> float | None:
+        """An API caller's threshold: empty means the model's own."""
+        return None if value is None or value == "" else parse_probability(value)
 
     # -- the work --------------------------------------------------------------------------
 
+    def _options(self, threshold: float | str | None) -> JudgeOptions:
+        """Checked before any work starts, so a bad threshold costs nothing."""
+        return JudgeOptions.from_settings(self.settings, threshold=self.threshold(threshold))
+
     def scan_url(self, url: str, threshold: float | None = None, *, on_stage=lambda s: None) -> ScanReport:
-        url = (url or "").strip()
-        if not url.lower().startswith(("http://", "https://")):
-            raise InvalidInput(f"not a web address: {url!r} (give an http:// or https:// URL)")
-        return scan_url(url, classifier=self.classifier, settings=self.settings, browser=self.browser,
-                        threshold=self.threshold(threshold), on_stage=on_stage)
+        options = self._options(threshold)
+        extraction = open_url(url, settings=self.settings, fetcher=self.fetcher, browser=self.browser,
+                              on_stage=on_stage)
+        on_stage("judging the images")
+        return scan(extraction, self.classifier, options)
 
     def scan_pdf(self, path: str | Path, threshold: float | None = None, *, name: str | None = None) -> ScanReport:
-        path = Path(path)
-        data = read_file_capped(path, self.settings.max_document_bytes)
-        return scan_pdf_bytes(data, source=name or path.name, classifier=self.classifier,
-                              threshold=self.threshold(threshold), limits=self.settings.pdf_limits())
+        options = self._options(threshold)
+        return scan(open_pdf_file(path, settings=self.settings, name=name or Path(path).name), self.classifier,
+                    options)
 
     def classify_images(self, paths: list[str | Path], threshold: float | None = None) -> ScanReport:
+        options = self._options(threshold)
         if not paths:
             raise InvalidInput("no images given: upload at least one image file")
-        if len(paths) > MAX_FILES:
-            raise InvalidInput(f"{len(paths)} images is more than {MAX_FILES} per call")
-        files = []
-        for p in map(Path, paths):
-            try:
-                files.append((p.name, read_file_capped(p, self.settings.max_image_bytes)))
-            except InvalidInput:  # too large: that image's error row
-                files.append((p.name, None))
-        return classify_uploads(files, classifier=self.classifier, threshold=self.threshold(threshold),
-                                max_pixels=self.settings.max_pixels, max_bytes=self.settings.max_image_bytes)
+        files = [InputFile("upload", str(p), ref=Path(p).name) for p in paths]
+        extraction = open_image_files(files, settings=self.settings, source="upload", found_by="upload")
+        return scan(extraction, self.classifier, options)
 
     def classify_urls(self, urls: list[str], page_url: str = "", threshold: float | None = None) -> ScanReport:
+        options = self._options(threshold)
         if isinstance(urls, str):
             urls = [u for u in urls.split() if u]
         if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
             raise InvalidInput("urls must be a list of image URLs or data: URIs")
-        if not urls:
-            raise InvalidInput("no image URLs given")
-        if len(urls) > MAX_URLS:
-            raise InvalidInput(f"{len(urls)} URLs is more than {MAX_URLS} per call; send them in batches")
-        return classify_url_list(urls, page_url=page_url or "", classifier=self.classifier, settings=self.settings,
-                                 threshold=self.threshold(threshold))
+        extraction = open_image_urls(urls, settings=self.settings, fetcher=self.fetcher, page_url=page_url or "")
+        return scan(extraction, self.classifier, options)
 
     def health(self) -> dict:
         import gradio
         import pymupdf
 
-        location = self.browser.location if self.browser.started else None
-        from medpic.extract.browser import find_chromium
-
-        found = location or find_chromium(self.settings.chromium)
+        found = (self.browser.location if self.browser.started else None) or self.browser.find()
         return {
             "status": "ok",
             "medpic": __version__,
@@ -147,7 +138,9 @@ class MedPicService:
         for row in report.rows:
             data = row.as_dict()
             images.append({c: data[c] for c in SCAN_COLUMNS})
-        return {"source": report.source, "summary": report.summary(), "notes": list(report.notes), "images": images}
+        return {"source": report.source, "summary": report.summary().as_dict(), "notes": list(report.notes),
+                "images": images}
 
     def close(self) -> None:
+        self.jobs.shutdown(wait=False, cancel_futures=True)
         self.browser.close()

@@ -15,7 +15,6 @@ import inspect
 import logging
 import queue
 import re
-import threading
 from pathlib import Path
 from typing import Callable
 
@@ -24,16 +23,25 @@ import gradio as gr
 from medpic.app.examples import build_examples
 from medpic.app.service import MedPicService
 from medpic.errors import InvalidInput, MedPicError
+from medpic.errors import reason_of
 from medpic.scan import ScanReport
 from medpic.settings import Settings
+from medpic.sources.targets import kind_of_file
 
 __all__ = ["build_app"]
 
 log = logging.getLogger(__name__)
 
 _URL = re.compile(r"https?://[^\s<>\"']+", re.I)
-_IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif", ".bmp", ".tif", ".tiff", ".ico"}
 TOKEN_HEADER = "x-medpic-token"
+
+
+def app_error(exc: BaseException) -> gr.Error:
+    """The one way an exception reaches an API caller: MedPic's own reason, or a generic line
+    (a foreign message may hold paths and internals; it goes to the server log instead)."""
+    if not isinstance(exc, MedPicError):
+        log.error("API call failed", exc_info=exc)
+    return gr.Error(reason_of(exc, doing="could not process the request"), print_exception=False)
 
 
 def _api(service: MedPicService, fn: Callable, *, files: bool = False):
@@ -46,11 +54,8 @@ def _api(service: MedPicService, fn: Callable, *, files: bool = False):
             if isinstance(result, ScanReport):
                 return service.as_json(result), service.csv_file(result)
             return result
-        except MedPicError as exc:
-            raise gr.Error(exc.reason, print_exception=False) from None
-        except (OSError, ValueError, TypeError) as exc:
-            log.exception("API call failed")
-            raise gr.Error(f"could not process the request: {exc}", print_exception=False) from None
+        except Exception as exc:  # noqa: BLE001 - every failure reaches the caller as one readable line
+            raise app_error(exc) from None
 
     signature = inspect.signature(fn)
     request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
@@ -61,7 +66,7 @@ def _api(service: MedPicService, fn: Callable, *, files: bool = False):
     return endpoint
 
 
-def _gallery(report: ScanReport) -> list[tuple]:
+def _gallery(report: ScanReport, max_pixels: int) -> list[tuple]:
     from medpic.imaging import decode_image
 
     medical = sorted((i for i in report.items if i.row.status == "ok" and i.row.label == "medical"),
@@ -71,7 +76,7 @@ def _gallery(report: ScanReport) -> list[tuple]:
         image = item.candidate.image
         if image is None and item.candidate.data:
             try:
-                image = decode_image(item.candidate.data).image
+                image = decode_image(item.candidate.data, max_pixels=max_pixels).image
             except MedPicError:
                 continue
         if image is not None:
@@ -83,9 +88,7 @@ def _gallery(report: ScanReport) -> list[tuple]:
 
 
 def _summary_text(report: ScanReport, min_confidence: float, zipped: int) -> str:
-    c = report.summary()
-    lines = [f"**{report.source}**: found {c['found']} images: **{c['medical']} medical**, "
-             f"{c['ok'] - c['medical']} not medical, {c['skipped']} skipped, {c['errors']} errors."]
+    lines = [f"**{report.source}**: {report.summary().line()}."]
     if zipped:
         lines.append(f"{zipped} medical images at {100 * min_confidence:.0f}% confidence or more are in the ZIP.")
     lines += [f"_Note: {n}_" for n in report.notes]
@@ -110,9 +113,10 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
         history = list(history or [])
         history.append({"role": "user", "content": text or ", ".join(Path(f).name for f in files) or "(empty)"})
         urls = _URL.findall(text)
-        pdfs = [f for f in files if Path(f).suffix.lower() == ".pdf"]
-        images = [f for f in files if Path(f).suffix.lower() in _IMAGE_SUFFIXES]
-        others = [f for f in files if f not in pdfs and f not in images]
+        kinds = {f: kind_of_file(f) for f in files}
+        pdfs = [f for f in files if kinds[f] == "pdf"]
+        images = [f for f in files if kinds[f] == "image"]
+        others = [f for f in files if kinds[f] == "other"]
         jobs: list[tuple[str, Callable[[Callable], ScanReport]]] = []
         for url in urls:
             jobs.append((f"Scanning {url}", lambda stage, u=url: service.scan_url(u, threshold, on_stage=stage)))
@@ -138,15 +142,14 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
             def work(job=job) -> None:
                 try:
                     box["report"] = job(lambda s: stages.put(s))
-                except MedPicError as exc:
-                    box["error"] = exc.reason
                 except Exception as exc:  # noqa: BLE001 - shown to the user, logged in full
-                    log.exception("chat job failed")
-                    box["error"] = f"something went wrong ({type(exc).__name__}); the details are in the server log"
+                    if not isinstance(exc, MedPicError):
+                        log.exception("chat job failed")
+                    box["error"] = reason_of(exc, doing="something went wrong (the details are in the server log)")
                 finally:
                     stages.put(None)
 
-            threading.Thread(target=work, daemon=True).start()
+            service.jobs.submit(work)
             while (stage := stages.get()) is not None:
                 history[-1] = {"role": "assistant", "content": f"{title}: {stage}…"}
                 yield history, gr.update(), gr.update(), None
@@ -156,11 +159,10 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
                 continue
             report: ScanReport = box["report"]
             c = report.summary()
-            history[-1] = {"role": "assistant",
-                           "content": f"{title}: found {c['found']} images, classified {c['ok']}."}
+            history[-1] = {"role": "assistant", "content": f"{title}: found {c.found} images, classified {c.ok}."}
             zip_path, zipped = service.zip_file(report, min_confidence)
             downloads += [service.csv_file(report)] + ([zip_path] if zipped else [])
-            gallery += _gallery(report)
+            gallery += _gallery(report, settings.max_pixels)
             history.append({"role": "assistant", "content": _summary_text(report, min_confidence, zipped)})
             yield history, gallery, downloads, None
 
@@ -197,11 +199,6 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
         def scan_pdf(file: str, threshold: float | None):
             if not file:
                 raise InvalidInput("no PDF given: upload a PDF file")
-            from medpic.extract.pdf import is_pdf
-
-            with open(file, "rb") as f:
-                if not is_pdf(f.read(1024)):
-                    raise InvalidInput(f"not a PDF: {Path(file).name!r} does not start with %PDF")
             return service.scan_pdf(file, threshold, name=Path(file).name)
 
         def classify_images(files: list[str], threshold: float | None):

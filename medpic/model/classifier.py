@@ -15,13 +15,12 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
-from medpic.errors import InvalidInput
 from medpic.model.config import ModelConfig
-from medpic.model.metrics import sigmoid
+from medpic.model.calibration import sigmoid
 from medpic.model.preprocess import preprocess_batch
 from medpic.model.runtime import TFLiteRuntime
 from medpic.model.source import ModelLocation, check_folder, resolve_model
-from medpic.settings import Settings
+from medpic.settings import Settings, parse_probability
 
 __all__ = ["Classifier", "Prediction"]
 
@@ -52,9 +51,7 @@ class Classifier:
         self.config = config
         self._runtime = runtime
         self.batch_size = batch_size
-        self.threshold = config.threshold if threshold is None else threshold
-        if not 0.0 < self.threshold < 1.0:
-            raise InvalidInput(f"threshold {self.threshold!r} must be between 0 and 1")
+        self.threshold = parse_probability(config.threshold if threshold is None else threshold)
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> "Classifier":
@@ -81,9 +78,7 @@ class Classifier:
         return self._runtime(batch)
 
     def postprocess(self, logits: np.ndarray, *, threshold: float | None = None) -> list[Prediction]:
-        threshold = self.threshold if threshold is None else threshold
-        if not 0.0 < threshold < 1.0:
-            raise InvalidInput(f"threshold {threshold!r} must be between 0 and 1")
+        threshold = self.threshold if threshold is None else parse_probability(threshold)
         probs = sigmoid(np.asarray(logits, np.float64) / self.config.temperature)
         negative, positive = self.config.labels
         out = []

@@ -1,1 +1,0 @@
-"""Extraction: sources (web pages, PDFs) -> image candidates."""

@@ -1,0 +1,225 @@
+"""Page capture in headless Chromium: render, guard, scroll, discover, keep what loaded.
+
+Rendering finds what JavaScript builds and what loads lazily: the page is scrolled in steps
+(one big jump skips images half-way down), the network is given a bounded moment to settle,
+then ``discover.js`` (the one set of discovery rules, shared with the browser extension) reads
+the DOM of the page and its same-origin frames. Every image response the page loaded is kept,
+so those bytes are not downloaded twice.
+
+With the network guard on, every request of the page goes through a route handler that makes it
+with MedPic's own ``Fetcher``: the address checked is the address connected to, each redirect hop
+is checked, bodies are capped, and Chromium receives only the vetted answer. The handler's
+fetches run on a pool of this capture's own, shut down when the capture ends, so one slow page
+cannot occupy another scan's threads. Page POSTs and WebSockets are refused, service workers
+blocked, downloads refused, popups closed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import re
+import time
+from concurrent.futures import ThreadPoolExecutor
+from importlib import resources
+from urllib.parse import urlsplit
+
+from medpic.errors import BlockedURL, FetchError
+from medpic.net.fetch import USER_AGENT, Fetcher
+from medpic.settings import WebLimits
+from medpic.sources.page.sightings import PageCapture, Sighting, strip_fragment
+from medpic.translate import first_line, navigation_errors, playwright_error_types
+
+__all__ = ["render_page", "DISCOVER_JS"]
+
+DISCOVER_JS = resources.files("medpic.sources.page").joinpath("discover.js").read_text()
+
+_FORWARDED_HEADERS = {"accept", "accept-language", "referer", "cookie", "user-agent", "range"}
+_HOP_HEADERS = {"content-encoding", "content-length", "transfer-encoding", "connection", "keep-alive",
+                "set-cookie"}
+_AT_BOTTOM = "() => window.scrollY + window.innerHeight >= document.documentElement.scrollHeight - 2"
+_READ_BLOB = ("async ([u, cap]) => { const b = await (await fetch(u)).blob(); if (b.size > cap) return null;"
+              " const r = new FileReader(); return await new Promise(ok => { r.onload = () => ok(r.result);"
+              " r.readAsDataURL(b); }); }")
+
+
+def _with_base(html: bytes, url: str) -> bytes:
+    """Pin relative links to ``url`` in a document that was redirected there."""
+    if re.search(rb"<base\s", html[:4096], re.I):
+        return html
+    tag = f'<base href="{url}">'.encode()
+    m = re.search(rb"<head[^>]*>", html[:4096], re.I)
+    return html[: m.end()] + tag + html[m.end():] if m else tag + html
+
+
+class _RouteGuard:
+    """Every request of the page, made by MedPic's fetcher on this capture's own pool."""
+
+    def __init__(self, fetcher: Fetcher, limits: WebLimits, pool: ThreadPoolExecutor) -> None:
+        self.fetcher, self.limits, self.pool = fetcher, limits, pool
+        self.blocked: list[str] = []
+
+    async def __call__(self, route) -> None:
+        request = route.request
+        if not request.url.startswith(("http:", "https:")):
+            await route.continue_()
+            return
+        if request.method not in ("GET", "HEAD"):
+            await route.abort("blockedbyclient")  # a scanner submits nothing
+            return
+        sent = await request.all_headers()
+        headers = {k: v for k, v in sent.items() if k.lower() in _FORWARDED_HEADERS}
+        navigation = request.is_navigation_request()
+        limits = self.limits.document_fetch() if navigation else self.limits.image_fetch()
+        try:
+            response = await asyncio.get_running_loop().run_in_executor(self.pool, lambda: self.fetcher.get(
+                request.url, headers=headers, limits=limits, accept_errors=True))
+        except BlockedURL as exc:
+            self.blocked.append(exc.url or request.url)
+            await route.abort("blockedbyclient")
+            return
+        except FetchError:
+            await route.abort("failed")
+            return
+        body = response.data
+        kept = {k: v for k, v in response.headers if k.lower() not in _HOP_HEADERS}
+        if navigation and response.url != request.url and b"<" in body[:2048]:
+            body = _with_base(body, response.url)  # served at the first URL: keep links right
+        await route.fulfill(status=response.status, headers=kept, body=body)
+
+
+class _BodyKeeper:
+    """Keeps the image bytes the page loads, within the per-image and per-page byte caps."""
+
+    def __init__(self, limits: WebLimits) -> None:
+        self.limits = limits
+        self.bodies: dict[str, bytes] = {}
+        self.total = 0
+        self.reads: list[asyncio.Task] = []
+
+    def on_response(self, response) -> None:
+        kind = response.request.resource_type
+        ctype = response.headers.get("content-type", "")
+        if response.status < 300 and (kind == "image" or ctype.startswith("image/")):
+            self.reads.append(asyncio.ensure_future(self._keep(response)))
+
+    async def _keep(self, response) -> None:
+        error, _ = playwright_error_types()
+        cap, total_cap = self.limits.max_image_bytes, self.limits.max_total_bytes
+        try:
+            declared = int(response.headers.get("content-length", "0") or 0)
+            if declared > cap or self.total + declared > total_cap:
+                return
+            body = await response.body()
+            if len(body) <= cap and self.total + len(body) <= total_cap:
+                self.total += len(body)
+                self.bodies.setdefault(strip_fragment(response.url), body)
+        except (error, ValueError):
+            pass
+
+    async def finish(self, timeout_s: float) -> None:
+        if self.reads:
+            await asyncio.wait(self.reads, timeout=max(0.5, timeout_s))
+
+    def cancel(self) -> None:
+        for task in self.reads:
+            task.cancel()
+
+
+async def _scroll(page, limits: WebLimits, budget_end: float) -> list[str]:
+    """Scroll to the bottom in steps so lazy images load; notes say why scrolling stopped early."""
+    first_height = await page.evaluate("() => document.documentElement.scrollHeight")
+    for steps in range(1, limits.max_scroll_steps + 1):
+        at_bottom = await page.evaluate(f"() => {{ window.scrollBy(0, {limits.scroll_step_px}); "
+                                        f"return ({_AT_BOTTOM})(); }}")
+        await page.wait_for_timeout(100)
+        if at_bottom:
+            await page.wait_for_timeout(250)  # an infinite list appends here; look once more
+            if await page.evaluate(_AT_BOTTOM):
+                return []
+        if time.monotonic() > budget_end:
+            return [f"scrolling stopped at the time budget after {steps} steps"]
+    height = await page.evaluate("() => document.documentElement.scrollHeight")
+    why = "the page kept growing" if height > first_height + limits.scroll_step_px else "the page is very long"
+    return [f"scrolling stopped after {limits.max_scroll_steps} steps: {why}; images further down may be missing"]
+
+
+async def _discover(page, limits: WebLimits) -> tuple[list[Sighting], list[str]]:
+    """Run the discovery rules in the page and its same-origin frames."""
+    error, _ = playwright_error_types()
+    sightings: list[Sighting] = []
+    notes: list[str] = []
+    origin = urlsplit(page.url)[:2]
+    frames = [f for f in page.frames if f == page.main_frame or urlsplit(f.url)[:2] == origin]
+    for n, frame in enumerate(frames):
+        try:
+            result = await frame.evaluate(DISCOVER_JS, limits.max_elements)
+        except error as exc:
+            notes.append(f"a frame could not be read: {first_line(exc)}")
+            continue
+        if result["truncated"]:
+            notes.append(f"only the first {limits.max_elements} elements were checked for CSS backgrounds")
+        for record in result["images"]:
+            raw_group = record.pop("group", None)
+            record["order"] = len(sightings)
+            sightings.append(Sighting(group=f"{n}:{raw_group}" if raw_group else None, **record))
+    return sightings, notes
+
+
+async def _read_blobs(page, sightings: list[Sighting], limits: WebLimits) -> dict[str, bytes]:
+    """``blob:`` URLs can only be read by the page that made them: read them there."""
+    error, _ = playwright_error_types()
+    bodies: dict[str, bytes] = {}
+    for blob in dict.fromkeys(s.url for s in sightings if s.url.startswith("blob:")):
+        try:
+            encoded = await page.evaluate(_READ_BLOB, [blob, limits.max_image_bytes])
+            if encoded:
+                bodies[blob] = base64.b64decode(encoded.split(",", 1)[1])
+        except error:
+            pass
+    return bodies
+
+
+async def _open_page(context, url: str, limits: WebLimits, keeper: _BodyKeeper, guard: _RouteGuard | None):
+    page = await context.new_page()
+    context.on("page", lambda popup: asyncio.ensure_future(popup.close()) if popup != page else None)
+    page.on("response", keeper.on_response)
+    with navigation_errors(url, timeout_s=limits.navigation_timeout_s, blocked=guard.blocked if guard else ()):
+        response = await page.goto(url, wait_until="domcontentloaded", timeout=limits.navigation_timeout_s * 1000)
+    if response is not None and response.status >= 400:
+        raise FetchError(f"HTTP {response.status} from {url!r}", url=url)
+    return page
+
+
+async def render_page(browser, url: str, *, fetcher: Fetcher, limits: WebLimits) -> PageCapture:
+    """Render ``url`` in a fresh context and collect every image sighting and image body."""
+    _, timeout = playwright_error_types()
+    started = time.monotonic()
+    context = await browser.new_context(service_workers="block", accept_downloads=False, user_agent=USER_AGENT,
+                                        viewport={"width": 1280, "height": 900})
+    pool = ThreadPoolExecutor(max(1, limits.download_workers), thread_name_prefix="medpic-route")
+    keeper = _BodyKeeper(limits)
+    guard = None if fetcher.policy.allow_private else _RouteGuard(fetcher, limits, pool)
+    try:
+        # WebSockets carry no images and cannot be vetted hop by hop: refused, guard or not.
+        await context.route_web_socket("**/*", lambda ws: ws.close(code=1008, reason="blocked by MedPic"))
+        if guard is not None:
+            await context.route("**/*", guard)
+        page = await _open_page(context, url, limits, keeper, guard)
+        budget_end = started + limits.budget_s * 0.6  # leave time for fetching and classifying
+        notes = await _scroll(page, limits, budget_end)
+        try:
+            remaining = max(0.2, min(limits.settle_s, budget_end + limits.budget_s * 0.1 - time.monotonic()))
+            await page.wait_for_load_state("networkidle", timeout=remaining * 1000)
+        except timeout:
+            notes.append("the network had not settled when images were collected")
+        sightings, frame_notes = await _discover(page, limits)
+        keeper.bodies.update(await _read_blobs(page, sightings, limits))
+        await keeper.finish(started + limits.budget_s * 0.7 - time.monotonic())
+        cookies = "; ".join(f"{c['name']}={c['value']}" for c in await context.cookies(page.url))
+        return PageCapture(page.url, sightings, keeper.bodies, notes + frame_notes, cookies,
+                           blocked=guard.blocked if guard else [])
+    finally:
+        keeper.cancel()
+        pool.shutdown(wait=False, cancel_futures=True)
+        await context.close()

