@@ -5,7 +5,7 @@ The public API is listed in ``__all__``; everything else is internal and may cha
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
+from medpic.version import __version__
 
 from medpic import errors as _errors
 from medpic.errors import *  # noqa: F403 - the whole error tree, listed once in errors.__all__

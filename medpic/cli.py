@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Sequence
 
-from medpic import __version__
+from medpic.version import __version__
 from medpic.errors import InvalidInput, MedPicError
 from medpic.settings import Settings, parse_probability
 

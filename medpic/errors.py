@@ -18,7 +18,8 @@
     │   └── BrowserUnavailable               no Chromium, or it would not start
     └── FetchError                           a URL could not be fetched
         ├── BlockedURL (also InvalidInput)   refused by the network guard
-        └── ResponseTooLarge                 over the byte cap
+        ├── ResponseTooLarge                 over the byte cap
+        └── ScanLimitReached                 the scan's time or byte budget ran out first
 
 Each error carries a short ``reason`` meant for a report row or a chat message, so interfaces
 never have to parse exception text. Exceptions of the libraries below (urllib3, Playwright,
@@ -48,6 +49,7 @@ __all__ = [
     "FetchError",
     "BlockedURL",
     "ResponseTooLarge",
+    "ScanLimitReached",
 ]
 
 
@@ -157,6 +159,10 @@ class BlockedURL(FetchError, InvalidInput):
 
 class ResponseTooLarge(FetchError):
     """The response was larger than the byte cap; reading stopped at the cap."""
+
+
+class ScanLimitReached(FetchError):
+    """A scan-wide budget (time, total bytes) ran out before this image: skipped, not broken."""
 
 
 # -- turning any exception into words for a person ---------------------------------------------

@@ -14,7 +14,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from medpic import __version__
+from medpic.version import __version__
 from medpic.errors import InvalidInput
 from medpic.model.classifier import Classifier
 from medpic.net.fetch import Fetcher

@@ -98,74 +98,128 @@ def _summary_text(report: ScanReport, min_confidence: float, zipped: int) -> str
     return "\n\n".join(lines)
 
 
-def build_app(settings: Settings | None = None, *, service: MedPicService | None = None) -> gr.Blocks:
-    """The whole app. ``service`` is shared by every request; build it once."""
-    settings = settings or Settings.from_env()
-    service = service or MedPicService(settings)
-    examples = build_examples()
-    model = service.classifier.describe()
-    status = (f"Model **{model['name']} {model['version']}** from **{model['origin']}** "
-              f"({model['detail']}). Network guard {'on' if not settings.allow_private else 'OFF'}.")
+Job = Callable[[Callable[[str], None]], ScanReport]
+_NO_UPDATE = (gr.update(), gr.update(), None)
 
+
+def _plan(service: MedPicService, text: str, files: list[str], threshold: float) -> tuple[list[tuple[str, Job]], list[str]]:
+    """The scans a chat message asks for, and the files it cannot use. What each file is, is
+    decided by ``kind_of_file``; what each URL is, by the service when it opens it."""
+    kinds = {f: kind_of_file(f) for f in files}
+    images = [f for f in files if kinds[f] == "image"]
+    jobs: list[tuple[str, Job]] = [
+        (f"Scanning {url}", lambda stage, u=url: service.scan_url(u, threshold, on_stage=stage))
+        for url in _URL.findall(text)]
+    jobs += [(f"Reading {Path(pdf).name}", lambda stage, p=pdf: service.scan_pdf(p, threshold))
+             for pdf in files if kinds[pdf] == "pdf"]
+    if images:
+        jobs.append((f"Classifying {len(images)} image(s)", lambda stage: service.classify_images(images, threshold)))
+    return jobs, [f for f in files if kinds[f] == "other"]
+
+
+def _run(service: MedPicService, job: Job):
+    """Run ``job`` on the service's pool; yields its stages as they happen, then the report or the error."""
+    stages: queue.Queue = queue.Queue()
+    box: dict = {}
+
+    def work() -> None:
+        try:
+            box["report"] = job(stages.put)
+        except Exception as exc:  # noqa: BLE001 - shown to the user, logged in full
+            if not isinstance(exc, MedPicError):
+                log.error("chat job failed", exc_info=exc)
+            box["error"] = reason_of(exc, doing="something went wrong (the details are in the server log)")
+        finally:
+            stages.put(None)
+
+    service.jobs.submit(work)
+    while (stage := stages.get()) is not None:
+        yield "stage", stage
+    yield ("error", box["error"]) if "error" in box else ("report", box["report"])
+
+
+def _chat(service: MedPicService, settings: Settings):
+    """The chat handler: plan the scans of a message, run them one by one, stream progress."""
     def respond(message: dict, history: list, threshold: float, min_confidence: float):
         text = (message or {}).get("text", "") or ""
         files = [str(f) for f in (message or {}).get("files", []) or []]
         history = list(history or [])
         history.append({"role": "user", "content": text or ", ".join(Path(f).name for f in files) or "(empty)"})
-        urls = _URL.findall(text)
-        kinds = {f: kind_of_file(f) for f in files}
-        pdfs = [f for f in files if kinds[f] == "pdf"]
-        images = [f for f in files if kinds[f] == "image"]
-        others = [f for f in files if kinds[f] == "other"]
-        jobs: list[tuple[str, Callable[[Callable], ScanReport]]] = []
-        for url in urls:
-            jobs.append((f"Scanning {url}", lambda stage, u=url: service.scan_url(u, threshold, on_stage=stage)))
-        for pdf in pdfs:
-            jobs.append((f"Reading {Path(pdf).name}", lambda stage, p=pdf: service.scan_pdf(p, threshold)))
-        if images:
-            jobs.append((f"Classifying {len(images)} image(s)", lambda stage: service.classify_images(images, threshold)))
+        jobs, others = _plan(service, text, files, threshold)
         if others:
             history.append({"role": "assistant", "content": "I can read PDFs and images (JPEG, PNG, GIF, WebP, AVIF, "
                             "BMP, TIFF, ICO); I skipped " + ", ".join(Path(o).name for o in others) + "."})
         if not jobs:
             history.append({"role": "assistant", "content": "Paste a web address (or write `scan https://...`), "
                             "or drop a PDF or some images, and I will find the medical images in it."})
-            yield history, gr.update(), gr.update(), None
+            yield history, *_NO_UPDATE
             return
         gallery, downloads = [], []
         for title, job in jobs:
             history.append({"role": "assistant", "content": f"{title}…"})
-            yield history, gr.update(), gr.update(), None
-            stages: queue.Queue = queue.Queue()
-            box: dict = {}
+            yield history, *_NO_UPDATE
+            for kind, value in _run(service, job):
+                if kind == "stage":
+                    history[-1] = {"role": "assistant", "content": f"{title}: {value}…"}
+                    yield history, *_NO_UPDATE
+                elif kind == "error":
+                    history[-1] = {"role": "assistant", "content": f"⚠️ {title} failed: {value}"}
+                    yield history, *_NO_UPDATE
+                else:
+                    c = value.summary()
+                    history[-1] = {"role": "assistant", "content": f"{title}: found {c.found} images, classified {c.ok}."}
+                    zip_path, zipped = service.zip_file(value, min_confidence)
+                    downloads += [service.csv_file(value)] + ([zip_path] if zipped else [])
+                    gallery += _gallery(value, settings.max_pixels)
+                    history.append({"role": "assistant", "content": _summary_text(value, min_confidence, zipped)})
+                    yield history, gallery, downloads, None
 
-            def work(job=job) -> None:
-                try:
-                    box["report"] = job(lambda s: stages.put(s))
-                except Exception as exc:  # noqa: BLE001 - shown to the user, logged in full
-                    if not isinstance(exc, MedPicError):
-                        log.exception("chat job failed")
-                    box["error"] = reason_of(exc, doing="something went wrong (the details are in the server log)")
-                finally:
-                    stages.put(None)
+    return respond
 
-            service.jobs.submit(work)
-            while (stage := stages.get()) is not None:
-                history[-1] = {"role": "assistant", "content": f"{title}: {stage}…"}
-                yield history, gr.update(), gr.update(), None
-            if "error" in box:
-                history[-1] = {"role": "assistant", "content": f"⚠️ {title} failed: {box['error']}"}
-                yield history, gr.update(), gr.update(), None
-                continue
-            report: ScanReport = box["report"]
-            c = report.summary()
-            history[-1] = {"role": "assistant", "content": f"{title}: found {c.found} images, classified {c.ok}."}
-            zip_path, zipped = service.zip_file(report, min_confidence)
-            downloads += [service.csv_file(report)] + ([zip_path] if zipped else [])
-            gallery += _gallery(report, settings.max_pixels)
-            history.append({"role": "assistant", "content": _summary_text(report, min_confidence, zipped)})
-            yield history, gallery, downloads, None
 
+def _add_api(service: MedPicService) -> None:
+    """The named endpoints, on hidden components that give them typed, documented signatures."""
+    with gr.Row(visible=False):
+        url_in, page_in = gr.Textbox(label="url"), gr.Textbox(label="page_url")
+        pdf_in = gr.File(label="file", file_types=[".pdf"], type="filepath")
+        images_in = gr.File(label="files", file_count="multiple", type="filepath")
+        urls_in = gr.JSON(label="urls")
+        thr_in = gr.Number(label="threshold", value=None)
+        report_out, csv_out, health_out = gr.JSON(label="report"), gr.File(label="csv"), gr.JSON(label="health")
+        buttons = [gr.Button(visible=False) for _ in range(5)]
+
+    def scan_url(url: str, threshold: float | None):
+        return service.scan_url(url, threshold)
+
+    def scan_pdf(file: str, threshold: float | None):
+        if not file:
+            raise InvalidInput("no PDF given: upload a PDF file")
+        return service.scan_pdf(file, threshold, name=Path(file).name)
+
+    def classify_images(files: list[str], threshold: float | None):
+        return service.classify_images(files or [], threshold)
+
+    def classify_urls(urls: list, page_url: str, threshold: float | None):
+        return service.classify_urls(urls or [], page_url, threshold)
+
+    def health():
+        return service.health()
+
+    out2 = [report_out, csv_out]
+    buttons[0].click(_api(service, scan_url), [url_in, thr_in], out2, api_name="scan_url")
+    buttons[1].click(_api(service, scan_pdf), [pdf_in, thr_in], out2, api_name="scan_pdf")
+    buttons[2].click(_api(service, classify_images), [images_in, thr_in], out2, api_name="classify_images")
+    buttons[3].click(_api(service, classify_urls), [urls_in, page_in, thr_in], out2, api_name="classify_urls")
+    buttons[4].click(_api(service, health), None, [health_out], api_name="health")
+
+
+def build_app(settings: Settings | None = None, *, service: MedPicService | None = None) -> gr.Blocks:
+    """The whole app. ``service`` is shared by every request; build it once."""
+    settings = settings or Settings.from_env()
+    service = service or MedPicService(settings)
+    model = service.classifier.describe()
+    status = (f"Model **{model['name']} {model['version']}** from **{model['origin']}** "
+              f"({model['detail']}). Network guard {'on' if not settings.allow_private else 'OFF'}.")
     with gr.Blocks(title="MedPic: find medical images") as demo:
         gr.Markdown("# MedPic\nFind the medical images (X-ray, CT, MRI, ultrasound, histology, dermatology, "
                     "endoscopy, fundus, ECG, ...) on a web page, in a PDF, or among your images.")
@@ -181,42 +235,10 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
         gallery = gr.Gallery(label="Medical images found", columns=5, height=320, elem_id="gallery")
         files = gr.File(label="Downloads: CSV report and ZIP of medical images", file_count="multiple",
                         elem_id="downloads")
-        gr.Examples(examples=examples, inputs=[box], label="Examples (work offline)")
-        box.submit(respond, [box, chat, threshold, min_conf], [chat, gallery, files, box], api_visibility="private")
-
-        with gr.Row(visible=False):  # the API: hidden components give typed, documented endpoints
-            url_in, page_in = gr.Textbox(label="url"), gr.Textbox(label="page_url")
-            pdf_in = gr.File(label="file", file_types=[".pdf"], type="filepath")
-            images_in = gr.File(label="files", file_count="multiple", type="filepath")
-            urls_in = gr.JSON(label="urls")
-            thr_in = gr.Number(label="threshold", value=None)
-            report_out, csv_out, health_out = gr.JSON(label="report"), gr.File(label="csv"), gr.JSON(label="health")
-            buttons = [gr.Button(visible=False) for _ in range(5)]
-
-        def scan_url(url: str, threshold: float | None):
-            return service.scan_url(url, threshold)
-
-        def scan_pdf(file: str, threshold: float | None):
-            if not file:
-                raise InvalidInput("no PDF given: upload a PDF file")
-            return service.scan_pdf(file, threshold, name=Path(file).name)
-
-        def classify_images(files: list[str], threshold: float | None):
-            return service.classify_images(files or [], threshold)
-
-        def classify_urls(urls: list, page_url: str, threshold: float | None):
-            return service.classify_urls(urls or [], page_url, threshold)
-
-        def health():
-            return service.health()
-
-        out2 = [report_out, csv_out]
-        buttons[0].click(_api(service, scan_url), [url_in, thr_in], out2, api_name="scan_url")
-        buttons[1].click(_api(service, scan_pdf), [pdf_in, thr_in], out2, api_name="scan_pdf")
-        buttons[2].click(_api(service, classify_images), [images_in, thr_in], out2, api_name="classify_images")
-        buttons[3].click(_api(service, classify_urls), [urls_in, page_in, thr_in], out2, api_name="classify_urls")
-        buttons[4].click(_api(service, health), None, [health_out], api_name="health")
-
+        gr.Examples(examples=build_examples(), inputs=[box], label="Examples (work offline)")
+        box.submit(_chat(service, settings), [box, chat, threshold, min_conf], [chat, gallery, files, box],
+                   api_visibility="private")
+        _add_api(service)
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=settings.app_queue_size)
     demo.medpic_service = service  # for tests and app.py's shutdown
     return demo

@@ -19,7 +19,7 @@ from typing import Iterable, Iterator, Mapping
 from urllib.parse import unquote_to_bytes, urlsplit
 
 from medpic.concurrency import prefetch
-from medpic.errors import FetchError, reason_of
+from medpic.errors import FetchError, ScanLimitReached, reason_of
 from medpic.net.fetch import Fetcher
 from medpic.settings import WebLimits
 
@@ -35,6 +35,7 @@ class Download:
     url: str
     data: bytes | None
     reason: str = ""
+    skipped: bool = False  # a scan-wide limit, not a fault of this image
 
 
 def decode_data_uri(uri: str, cap: int) -> bytes:
@@ -75,23 +76,27 @@ class ImageDownloader:
             raise FetchError("blob URL: only the page that made it can read it")
         remaining = self._deadline - time.monotonic()
         if remaining <= 1:
-            raise FetchError(f"scan time budget of {self._limits.budget_s:g} s reached before this image was fetched")
+            raise ScanLimitReached(f"scan time budget of {self._limits.budget_s:g} s reached before this image was fetched")
         with self._lock:
             if self._spent >= self._limits.max_total_bytes:
-                raise FetchError(f"total bytes limit reached ({self._limits.max_total_bytes:,} per page)")
+                raise ScanLimitReached(f"total bytes limit reached ({self._limits.max_total_bytes:,} per page)")
         headers = {"Accept": _ACCEPT}
         if self._referer:
             headers["Referer"] = self._referer
         if self._cookies and urlsplit(url).netloc == self._host:
             headers["Cookie"] = self._cookies
         data = self._fetcher.get(url, limits=self._limits.image_fetch(remaining_s=remaining), headers=headers).data
-        with self._lock:
+        with self._lock:  # checked again now that the size is known: downloads run side by side
+            if self._spent + len(data) > self._limits.max_total_bytes:
+                raise ScanLimitReached(f"total bytes limit reached ({self._limits.max_total_bytes:,} per page)")
             self._spent += len(data)
         return data
 
     def _download(self, url: str) -> Download:
         try:
             return Download(url, self.get(url))
+        except ScanLimitReached as exc:
+            return Download(url, None, exc.reason, skipped=True)
         except Exception as exc:  # noqa: BLE001 - one image never aborts a page
             return Download(url, None, reason_of(exc, doing="could not fetch image"))
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Iterator, Protocol
 from urllib.parse import urljoin, urlsplit
 
-from medpic import __version__
+from medpic.version import __version__
 from medpic.errors import FetchError, ResponseTooLarge
 from medpic.net.guard import Target, check_url
 from medpic.settings import FetchLimits, NetPolicy

@@ -219,104 +219,124 @@ def extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
         return _extract_pdf(data, source=source, limits=limits)
 
 
-def _extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
-    import pymupdf
+class _Reader:
+    """One pass over an open document: find the pictures page by page, then decode them."""
 
-    started = time.monotonic()
-    damaged = mupdf_error_types()
-    doc = _open(data, source)
-    notes: list[str] = []
-    try:
-        if doc.is_repaired:
-            notes.append("the PDF was damaged and has been repaired; some content may be missing")
-        page_count = doc.page_count
-        if page_count > limits.max_pages:
-            notes.append(f"page limit reached: read {limits.max_pages} of {page_count} pages")
-        found: dict[str, _Found] = {}
-        stencils = 0
-        for pno in range(min(page_count, limits.max_pages)):
-            if time.monotonic() - started > limits.time_budget_s:
-                notes.append(f"time budget of {limits.time_budget_s:g} s reached at page {pno + 1}")
+    def __init__(self, doc, *, source: str, limits: PdfLimits) -> None:
+        self.doc, self.source, self.limits = doc, source, limits
+        self.started = time.monotonic()
+        self.notes: list[str] = []
+        self.found: dict[str, _Found | None] = {}  # None: a stencil mask, not a picture
+        self.damaged = mupdf_error_types()
+
+    def over_budget(self) -> bool:
+        return time.monotonic() - self.started > self.limits.time_budget_s
+
+    # -- finding ---------------------------------------------------------------------------
+
+    def find(self) -> None:
+        if self.doc.is_repaired:
+            self.notes.append("the PDF was damaged and has been repaired; some content may be missing")
+        page_count = self.doc.page_count
+        if page_count > self.limits.max_pages:
+            self.notes.append(f"page limit reached: read {self.limits.max_pages} of {page_count} pages")
+        for pno in range(min(page_count, self.limits.max_pages)):
+            if self.over_budget():
+                self.notes.append(f"time budget of {self.limits.time_budget_s:g} s reached at page {pno + 1}")
                 break
             try:
-                page = doc[pno]
-                images = page.get_images(full=True)
-                blocks = None
-                for xref, smask, width, height, _bpc, colorspace, _alt, _name, filt, _ref in images:
-                    key = f"xref-{xref}"
-                    if key in found:
-                        if found[key] is not None and pno + 1 not in found[key].pages:
-                            found[key].pages.append(pno + 1)
-                        continue
-                    if not colorspace and doc.xref_get_key(xref, "ImageMask")[1] == "true":
-                        stencils += 1  # a paint mask (like a glyph), not a picture
-                        found[key] = None  # type: ignore[assignment]
-                        continue
-                    try:
-                        rects = page.get_image_rects(xref)
-                    except damaged:  # a damaged image must not hide the page's others
-                        rects = []
-                    bbox = tuple(rects[0]) if rects else None
-                    blocks = blocks if blocks is not None else _text_blocks(page)
-                    found[key] = _Found(key, "xobject", [pno + 1], bbox, caption_near(blocks, bbox),
-                                        width, height, xref=xref, smask=smask, filter=filt)
-                inline_infos = []
-                inline_count = _count_inline_images(doc, page)
-                if inline_count:
-                    inline_infos = [i for i in page.get_image_info(xrefs=True) if i.get("xref", 0) == 0]
-                    if len(inline_infos) < inline_count:
-                        notes.append(f"page {pno + 1}: {inline_count - len(inline_infos)} inline image(s) could "
-                                     "not be read (damaged data)")
-                if inline_infos:
-                    image_blocks = {
-                        _rounded(b["bbox"]): b
-                        for b in page.get_text("dict", flags=pymupdf.TEXT_PRESERVE_IMAGES)["blocks"]
-                        if b.get("type") == 1
-                    }
-                    blocks = blocks if blocks is not None else _text_blocks(page)
-                    for n, info in enumerate(inline_infos, start=1):
-                        key = f"page-{pno + 1}/inline-{n}"
-                        bbox = tuple(info["bbox"])
-                        found[key] = _Found(key, "inline", [pno + 1], bbox, caption_near(blocks, bbox),
-                                            info["width"], info["height"],
-                                            inline_block=image_blocks.get(_rounded(bbox)))
-            except damaged as exc:
-                notes.append(f"page {pno + 1} could not be read: {exc}")
+                page = self.doc[pno]
+                blocks = self._xobjects(page, pno)
+                self._inline(page, pno, blocks)
+            except self.damaged as exc:
+                self.notes.append(f"page {pno + 1} could not be read: {exc}")
+        stencils = sum(1 for f in self.found.values() if f is None)
         if stencils:
-            notes.append(f"{stencils} stencil masks (paint masks, not pictures) not listed")
+            self.notes.append(f"{stencils} stencil masks (paint masks, not pictures) not listed")
 
+    def _xobjects(self, page, pno: int) -> list | None:
+        """Image XObjects of a page (also inside its forms); returns the text blocks if it read them."""
+        blocks = None
+        for xref, smask, width, height, _bpc, colorspace, _alt, _name, filt, _ref in page.get_images(full=True):
+            key = f"xref-{xref}"
+            if key in self.found:
+                known = self.found[key]
+                if known is not None and pno + 1 not in known.pages:
+                    known.pages.append(pno + 1)
+                continue
+            if not colorspace and self.doc.xref_get_key(xref, "ImageMask")[1] == "true":
+                self.found[key] = None  # a paint mask (like a glyph), not a picture
+                continue
+            try:
+                rects = page.get_image_rects(xref)
+            except self.damaged:  # a damaged image must not hide the page's others
+                rects = []
+            bbox = tuple(rects[0]) if rects else None
+            blocks = blocks if blocks is not None else _text_blocks(page)
+            self.found[key] = _Found(key, "xobject", [pno + 1], bbox, caption_near(blocks, bbox), width, height,
+                                     xref=xref, smask=smask, filter=filt)
+        return blocks
+
+    def _inline(self, page, pno: int, blocks: list | None) -> None:
+        """Inline images (``BI ... EI``): reachable only through the page's image blocks."""
+        import pymupdf
+
+        count = _count_inline_images(self.doc, page)
+        if not count:
+            return
+        infos = [i for i in page.get_image_info(xrefs=True) if i.get("xref", 0) == 0]
+        if len(infos) < count:
+            self.notes.append(f"page {pno + 1}: {count - len(infos)} inline image(s) could not be read (damaged data)")
+        if not infos:
+            return
+        image_blocks = {_rounded(b["bbox"]): b
+                        for b in page.get_text("dict", flags=pymupdf.TEXT_PRESERVE_IMAGES)["blocks"]
+                        if b.get("type") == 1}
+        blocks = blocks if blocks is not None else _text_blocks(page)
+        for n, info in enumerate(infos, start=1):
+            key = f"page-{pno + 1}/inline-{n}"
+            bbox = tuple(info["bbox"])
+            self.found[key] = _Found(key, "inline", [pno + 1], bbox, caption_near(blocks, bbox),
+                                     info["width"], info["height"], inline_block=image_blocks.get(_rounded(bbox)))
+
+    # -- decoding ----------------------------------------------------------------------------
+
+    def _refusal(self, item: _Found, count: int) -> str:
+        """Why an image is skipped before decoding, or ``""``."""
+        limits = self.limits
+        if count >= limits.max_images:
+            return f"image limit reached ({limits.max_images} per document)"
+        if item.width * item.height > limits.max_pixels:
+            return f"too large: {item.width}x{item.height} pixels is over the limit of {limits.max_pixels:,}"
+        if min(item.width, item.height) < limits.min_side:
+            return f"too small: {item.width}x{item.height} is under {limits.min_side} px"
+        if self.over_budget():
+            return f"time budget of {limits.time_budget_s:g} s reached"
+        return ""
+
+    def _decode(self, item: _Found) -> tuple[Image.Image, bytes, str, str]:
+        if item.found_by == "inline":
+            if item.inline_block is None:
+                raise CorruptImage("undecodable image: inline image data not found")
+            return _decode_inline(item.inline_block, self.limits.max_pixels)
+        with mupdf_errors():
+            return _decode_xobject(self.doc, item)
+
+    def candidates(self) -> tuple[list[ImageCandidate], dict[str, list[str]]]:
+        """One candidate per unique picture, in page order; pictures equal pixel for pixel are merged."""
         candidates: list[ImageCandidate] = []
         duplicates: dict[str, list[str]] = {}
         by_pixels: dict[str, int] = {}
-        for item in (f for f in found.values() if f is not None):
+        for item in (f for f in self.found.values() if f is not None):
             ref = item.key if item.found_by == "inline" else f"page-{item.pages[0]}/{item.key}"
-            base = dict(source=source, ref=ref, found_by=item.found_by, order=len(candidates),
+            base = dict(source=self.source, ref=ref, found_by=item.found_by, order=len(candidates),
                         page=item.pages[0], pages=tuple(item.pages), alt=item.caption,
                         width=item.width, height=item.height, bbox=item.bbox)
-            if len(candidates) >= limits.max_images:
-                candidates.append(ImageCandidate(**base, status=Status.SKIPPED,
-                                                 reason=f"image limit reached ({limits.max_images} per document)"))
-                continue
-            if item.width * item.height > limits.max_pixels:
-                candidates.append(ImageCandidate(**base, status=Status.SKIPPED, reason=(
-                    f"too large: {item.width}x{item.height} pixels is over the limit of {limits.max_pixels:,}")))
-                continue
-            if min(item.width, item.height) < limits.min_side:
-                candidates.append(ImageCandidate(**base, status=Status.SKIPPED, reason=(
-                    f"too small: {item.width}x{item.height} is under {limits.min_side} px")))
-                continue
-            if time.monotonic() - started > limits.time_budget_s:
-                candidates.append(ImageCandidate(**base, status=Status.SKIPPED,
-                                                 reason=f"time budget of {limits.time_budget_s:g} s reached"))
+            if refusal := self._refusal(item, len(candidates)):
+                candidates.append(ImageCandidate(**base, status=Status.SKIPPED, reason=refusal))
                 continue
             try:
-                if item.found_by == "inline":
-                    if item.inline_block is None:
-                        raise CorruptImage("undecodable image: inline image data not found")
-                    rgb, saved, ext, digest = _decode_inline(item.inline_block, limits.max_pixels)
-                else:
-                    with mupdf_errors():
-                        rgb, saved, ext, digest = _decode_xobject(doc, item)
+                rgb, saved, ext, digest = self._decode(item)
             except Exception as exc:  # noqa: BLE001 - one image never aborts a document
                 candidates.append(ImageCandidate(**base, status=Status.ERROR,
                                                  reason=reason_of(exc, doing="undecodable image")))
@@ -330,8 +350,16 @@ def _extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
             by_pixels[digest] = len(candidates)
             candidates.append(ImageCandidate(**base, image=rgb, data=saved, extension=ext,
                                              sha256=hashlib.sha256(saved).hexdigest()))
-        return Extraction(source, "pdf", tuple(_renumber(candidates)), notes, pages=page_count,
-                          duplicates=duplicates)
+        return _renumber(candidates), duplicates
+
+
+def _extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
+    doc = _open(data, source)
+    try:
+        reader = _Reader(doc, source=source, limits=limits)
+        reader.find()
+        candidates, duplicates = reader.candidates()
+        return Extraction(source, "pdf", tuple(candidates), reader.notes, pages=doc.page_count, duplicates=duplicates)
     finally:
         doc.close()
 

@@ -82,6 +82,46 @@ def stage_taps(variant: str = "lite0") -> tuple[str, ...]:
     return tuple(f"blocks_{i}_add" for i in ends[1:6])
 
 
+class _Builder:
+    """Keras layers named after the checkpoint's tensors, with the weights to load into them."""
+
+    def __init__(self, state: dict[str, np.ndarray]) -> None:
+        from keras import layers
+
+        self.layers, self.state = layers, state
+        self.weights: dict[str, list[np.ndarray]] = {}
+
+    def conv(self, x, torch_name: str, kernel: int, stride: int = 1):
+        name = torch_name.replace(".", "_").strip("_")
+        weight = self.state[f"{torch_name}.weight"]
+        self.weights[name] = [weight.transpose(2, 3, 1, 0)]
+        return self.layers.Conv2D(weight.shape[0], kernel, strides=stride, padding="same", use_bias=False,
+                                  name=name)(x)
+
+    def depthwise(self, x, torch_name: str, stride: int):
+        name = torch_name.replace(".", "_").strip("_")
+        weight = self.state[f"{torch_name}.weight"]
+        self.weights[name] = [weight.transpose(2, 3, 0, 1)]
+        return self.layers.DepthwiseConv2D(weight.shape[-1], strides=stride, padding="same", use_bias=False,
+                                           name=name)(x)
+
+    def bn_relu6(self, x, torch_name: str, *, activation: bool = True):
+        name = torch_name.replace(".", "_").strip("_")
+        self.weights[name] = [self.state[f"{torch_name}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
+        x = self.layers.BatchNormalization(epsilon=_BN_EPSILON, name=name)(x)
+        return self.layers.ReLU(6.0, name=f"{name}_relu6")(x) if activation else x
+
+    def block(self, x, i: int, stride: int, residual: bool):
+        """One inverted-residual block (no squeeze-excite in Lite)."""
+        p = f"_blocks.{i}"
+        shortcut = x
+        if f"{p}._expand_conv.weight" in self.state:
+            x = self.bn_relu6(self.conv(x, f"{p}._expand_conv", 1), f"{p}._bn0")
+        x = self.bn_relu6(self.depthwise(x, f"{p}._depthwise_conv", stride), f"{p}._bn1")
+        x = self.bn_relu6(self.conv(x, f"{p}._project_conv", 1), f"{p}._bn2", activation=False)
+        return self.layers.Add(name=f"blocks_{i}_add")([x, shortcut]) if residual else x
+
+
 def build_backbone(variant: str = "lite0", *, with_imagenet_head: bool = False, load_weights: bool = True):
     """Build the network and load its ImageNet weights.
 
@@ -89,63 +129,29 @@ def build_backbone(variant: str = "lite0", *, with_imagenet_head: bool = False, 
     embedding, or, with ``with_imagenet_head``, to the 1000 ImageNet logits (for sanity checks).
     """
     import keras
-    from keras import layers
 
     spec = SPECS[variant]
     state = _state(variant)
-    weights: dict[str, list[np.ndarray]] = {}
-
-    def conv(x, torch_name: str, filters: int, kernel: int, stride: int = 1):
-        name = torch_name.replace(".", "_").strip("_")
-        weights[name] = [state[f"{torch_name}.weight"].transpose(2, 3, 1, 0)]
-        return layers.Conv2D(filters, kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
-
-    def depthwise(x, torch_name: str, kernel: int, stride: int):
-        name = torch_name.replace(".", "_").strip("_")
-        weights[name] = [state[f"{torch_name}.weight"].transpose(2, 3, 0, 1)]
-        return layers.DepthwiseConv2D(kernel, strides=stride, padding="same", use_bias=False, name=name)(x)
-
-    def bn_relu6(x, torch_name: str, *, activation: bool = True):
-        name = torch_name.replace(".", "_").strip("_")
-        weights[name] = [state[f"{torch_name}.{k}"] for k in ("weight", "bias", "running_mean", "running_var")]
-        x = layers.BatchNormalization(epsilon=_BN_EPSILON, name=name)(x)
-        return layers.ReLU(6.0, name=f"{name}_relu6")(x) if activation else x
-
+    build = _Builder(state)
     inputs = keras.Input((spec.input_size, spec.input_size, 3), name="image")
-    x = conv(inputs, "_conv_stem", state["_conv_stem.weight"].shape[0], 3, stride=2)
-    x = bn_relu6(x, "_bn0")
-
+    x = build.bn_relu6(build.conv(inputs, "_conv_stem", 3, stride=2), "_bn0")
     stage = 0
     channels = state["_conv_stem.weight"].shape[0]
     for i in _block_indices(state):
-        p = f"_blocks.{i}"
-        out_ch = state[f"{p}._project_conv.weight"].shape[0]
-        kernel = state[f"{p}._depthwise_conv.weight"].shape[-1]
+        out_ch = state[f"_blocks.{i}._project_conv.weight"].shape[0]
         stride = 1
-        if out_ch != channels:
+        if out_ch != channels:  # a new stage starts where the width changes
             stride = _STAGE_STRIDES[stage]
             stage += 1
-        shortcut = x
-        if f"{p}._expand_conv.weight" in state:
-            x = conv(x, f"{p}._expand_conv", state[f"{p}._expand_conv.weight"].shape[0], 1)
-            x = bn_relu6(x, f"{p}._bn0")
-        x = depthwise(x, f"{p}._depthwise_conv", kernel, stride)
-        x = bn_relu6(x, f"{p}._bn1")
-        x = conv(x, f"{p}._project_conv", out_ch, 1)
-        x = bn_relu6(x, f"{p}._bn2", activation=False)
-        if stride == 1 and out_ch == channels:
-            x = layers.Add(name=f"blocks_{i}_add")([x, shortcut])
+        x = build.block(x, i, stride, residual=stride == 1 and out_ch == channels)
         channels = out_ch
-
-    x = conv(x, "_conv_head", state["_conv_head.weight"].shape[0], 1)
-    x = bn_relu6(x, "_bn1")
-    x = layers.GlobalAveragePooling2D(name="embedding")(x)
+    x = build.bn_relu6(build.conv(x, "_conv_head", 1), "_bn1")
+    x = build.layers.GlobalAveragePooling2D(name="embedding")(x)
     if with_imagenet_head:
-        weights["imagenet_logits"] = [state["_fc.weight"].T, state["_fc.bias"]]
-        x = layers.Dense(state["_fc.bias"].shape[0], name="imagenet_logits")(x)
-
+        build.weights["imagenet_logits"] = [state["_fc.weight"].T, state["_fc.bias"]]
+        x = build.layers.Dense(state["_fc.bias"].shape[0], name="imagenet_logits")(x)
     model = keras.Model(inputs, x, name=f"efficientnet_{variant}")
     if load_weights:
-        for name, values in weights.items():
+        for name, values in build.weights.items():
             model.get_layer(name).set_weights(values)
     return model

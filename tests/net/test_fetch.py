@@ -43,6 +43,14 @@ def fetch(url, *, allow_private=False, **limits):
     return fetcher.get(url, limits=Settings().fetch_limits().__class__(**{**vars(Settings().fetch_limits()), **limits}))
 
 
+def _client_port(handler):
+    body = str(handler.client_address[1]).encode()
+    handler.send_response(200)
+    handler.send_header("Content-Length", str(len(body)))
+    handler.end_headers()
+    handler.wfile.write(body)
+
+
 @pytest.fixture(scope="module")
 def server():
     routes = {
@@ -54,6 +62,7 @@ def server():
         "/missing": (404, {}, b"nope"),
         "/endless": endless,
         "/trickle": trickle,
+        "/port": _client_port,
     }
     with LocalServer(routes) as s:
         yield s
@@ -93,3 +102,14 @@ def test_endless_slow_response_hits_the_deadline(server):
 def test_http_errors_are_reported(server):
     with pytest.raises(FetchError, match="HTTP 404"):
         fetch(f"{server.url}/missing", allow_private=True)
+
+
+def test_connections_to_one_host_are_reused(server):
+    from medpic.net.fetch import PooledTransport
+
+    settings = Settings(allow_private=True)
+    transport = PooledTransport()
+    fetcher = Fetcher(settings.net_policy(), transport=transport)
+    ports = {fetcher.get(f"{server.url}/port", limits=settings.fetch_limits()).data for _ in range(3)}
+    transport.close()
+    assert len(ports) == 1  # one TCP connection served all three requests

@@ -66,16 +66,13 @@ def _candidates(extraction: Extraction, selected: list[Sighting], overflow: list
                 ) -> Iterator[ImageCandidate]:
     """One candidate per chosen sighting, in page order; the same bytes under two URLs are one image."""
     first_ref: dict[str, str] = {}
-    total = 0
     order = 0
     for sighting, download in zip(selected, downloader.download(s.url for s in selected)):
         where = dict(source=extraction.source, ref=short_ref(sighting.url), found_by=sighting.found_by, order=order,
                      alt=sighting.label, width=sighting.natural_width, height=sighting.natural_height)
         if download.data is None:
-            candidate = ImageCandidate(**where, status=Status.ERROR, reason=download.reason)
-        elif (total := total + len(download.data)) > limits.max_total_bytes:
-            candidate = ImageCandidate(**where, status=Status.SKIPPED,
-                                       reason=f"total bytes limit reached ({limits.max_total_bytes:,})")
+            status = Status.SKIPPED if download.skipped else Status.ERROR
+            candidate = ImageCandidate(**where, status=status, reason=download.reason)
         else:
             digest = hashlib.sha256(download.data).hexdigest()
             if digest in first_ref:  # the same bytes under another URL: one image

@@ -21,9 +21,10 @@ __all__ = ["Sighting", "PageCapture", "variant_key", "strip_fragment", "choose",
 class Sighting:
     """One place an image was seen on the page."""
 
-    url: str
-    found_by: str
-    order: int
+    url: str  # absolute http(s), or a data:/blob: URI
+    found_by: str  # which discovery rule saw it: "img", "srcset", "css-background", ...
+    order: int  # page order, from 0
+    # what the page says about it: the alt text, the title, and the caption of its <figure>
     alt: str = ""
     title: str = ""
     caption: str = ""
