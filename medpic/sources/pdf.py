@@ -20,7 +20,8 @@ import io
 import re
 import threading
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
+from typing import Iterator
 
 from PIL import Image
 
@@ -209,16 +210,6 @@ def _rounded(bbox) -> tuple[float, ...]:
     return tuple(round(v, 1) for v in bbox)
 
 
-def extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
-    """Find and decode every image of a PDF; one candidate per unique image, in page order.
-
-    Raises ``NotAPdf``, ``PdfEncrypted`` or ``PdfDamaged`` when the document as a whole cannot
-    be read; anything that goes wrong with one image is that image's ``error`` candidate.
-    """
-    with _MUPDF_LOCK:
-        return _extract_pdf(data, source=source, limits=limits)
-
-
 class _Reader:
     """One pass over an open document: find the pictures page by page, then decode them."""
 
@@ -322,47 +313,56 @@ class _Reader:
         with mupdf_errors():
             return _decode_xobject(self.doc, item)
 
-    def candidates(self) -> tuple[list[ImageCandidate], dict[str, list[str]]]:
-        """One candidate per unique picture, in page order; pictures equal pixel for pixel are merged."""
-        candidates: list[ImageCandidate] = []
-        duplicates: dict[str, list[str]] = {}
-        by_pixels: dict[str, int] = {}
-        for item in (f for f in self.found.values() if f is not None):
-            ref = item.key if item.found_by == "inline" else f"page-{item.pages[0]}/{item.key}"
-            base = dict(source=self.source, ref=ref, found_by=item.found_by, order=len(candidates),
-                        page=item.pages[0], pages=tuple(item.pages), alt=item.caption,
-                        width=item.width, height=item.height, bbox=item.bbox)
-            if refusal := self._refusal(item, len(candidates)):
-                candidates.append(ImageCandidate(**base, status=Status.SKIPPED, reason=refusal))
-                continue
-            try:
+    def candidates(self, duplicates: dict[str, list[str]]) -> Iterator[ImageCandidate]:
+        """One candidate per unique picture, in page order, decoded one at a time as the judge asks
+        for it (a document's pictures are never all in memory at once). A picture equal pixel for
+        pixel to an earlier one is not repeated: its ref is added to ``duplicates``."""
+        first_ref: dict[str, str] = {}
+        order = 0
+        try:
+            for item in (f for f in self.found.values() if f is not None):
+                candidate = self._candidate(item, order, first_ref, duplicates)
+                if candidate is not None:
+                    order += 1
+                    yield candidate
+        finally:
+            with _MUPDF_LOCK:
+                self.doc.close()
+
+    def _candidate(self, item: _Found, order: int, first_ref: dict[str, str],
+                   duplicates: dict[str, list[str]]) -> ImageCandidate | None:
+        ref = item.key if item.found_by == "inline" else f"page-{item.pages[0]}/{item.key}"
+        base = dict(source=self.source, ref=ref, found_by=item.found_by, order=order, page=item.pages[0],
+                    pages=tuple(item.pages), alt=item.caption, width=item.width, height=item.height, bbox=item.bbox)
+        if refusal := self._refusal(item, order):
+            return ImageCandidate(**base, status=Status.SKIPPED, reason=refusal)
+        try:
+            with _MUPDF_LOCK:
                 rgb, saved, ext, digest = self._decode(item)
-            except Exception as exc:  # noqa: BLE001 - one image never aborts a document
-                candidates.append(ImageCandidate(**base, status=Status.ERROR,
-                                                 reason=reason_of(exc, doing="undecodable image")))
-                continue
-            if digest in by_pixels:  # the same picture as another object: merge the pages
-                first = candidates[by_pixels[digest]]
-                merged = tuple(sorted(set(first.pages) | set(item.pages)))
-                candidates[by_pixels[digest]] = replace(first, pages=merged, page=merged[0])
-                duplicates.setdefault(first.ref, []).append(ref)
-                continue
-            by_pixels[digest] = len(candidates)
-            candidates.append(ImageCandidate(**base, image=rgb, data=saved, extension=ext,
-                                             sha256=hashlib.sha256(saved).hexdigest()))
-        return _renumber(candidates), duplicates
+        except Exception as exc:  # noqa: BLE001 - one image never aborts a document
+            return ImageCandidate(**base, status=Status.ERROR, reason=reason_of(exc, doing="undecodable image"))
+        if digest in first_ref:  # the same picture as another object: one row
+            duplicates.setdefault(first_ref[digest], []).append(ref)
+            return None
+        first_ref[digest] = ref
+        return ImageCandidate(**base, image=rgb, data=saved, extension=ext, sha256=hashlib.sha256(saved).hexdigest())
 
 
-def _extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
-    doc = _open(data, source)
-    try:
-        reader = _Reader(doc, source=source, limits=limits)
-        reader.find()
-        candidates, duplicates = reader.candidates()
-        return Extraction(source, "pdf", tuple(candidates), reader.notes, pages=doc.page_count, duplicates=duplicates)
-    finally:
-        doc.close()
+def extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
+    """Find every image of a PDF now; decode them one by one as the candidates are consumed.
 
-
-def _renumber(candidates: list[ImageCandidate]) -> list[ImageCandidate]:
-    return [c if c.order == i else replace(c, order=i) for i, c in enumerate(candidates)]
+    Raises ``NotAPdf``, ``PdfEncrypted`` or ``PdfDamaged`` when the document as a whole cannot
+    be read; anything that goes wrong with one image is that image's ``error`` candidate. The
+    document stays open until its candidates have been consumed (or dropped).
+    """
+    with _MUPDF_LOCK:
+        doc = _open(data, source)
+        try:
+            reader = _Reader(doc, source=source, limits=limits)
+            reader.find()
+        except BaseException:
+            doc.close()
+            raise
+    extraction = Extraction(source, "pdf", (), reader.notes, pages=doc.page_count)
+    extraction.candidates = reader.candidates(extraction.duplicates)
+    return extraction

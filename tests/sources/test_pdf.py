@@ -11,10 +11,28 @@ from PIL import Image
 
 from medpic.errors import NotAPdf, PdfDamaged, PdfEncrypted
 from medpic.settings import Settings
-from medpic.sources.pdf import extract_pdf
+from medpic.sources.pdf import extract_pdf as extract_lazily
 from tests.pdf_fixtures import build_fixture_pdf, encrypted_pdf, pdf_with_images, samples
 
 LIMITS = Settings().pdf_limits()
+
+
+def extract_pdf(data, **kw):
+    """The extraction with its lazily decoded candidates read into a tuple, as the judge reads them."""
+    extraction = extract_lazily(data, **kw)
+    extraction.candidates = tuple(extraction.candidates)
+    return extraction
+
+
+def test_pictures_are_decoded_only_when_asked_for(fixture_pdf):
+    import inspect
+
+    extraction = extract_lazily(fixture_pdf[0], source="fixture.pdf", limits=LIMITS)
+    assert inspect.getgeneratorstate(extraction.candidates) == inspect.GEN_CREATED
+    assert extraction.pages == 15  # the document was read through; its pictures wait
+    first = next(extraction.candidates)
+    assert first.order == 0 and (first.image is not None or first.status != "ok")
+    extraction.candidates.close()  # dropped half-way: the document is closed, nothing leaks
 
 
 @pytest.fixture(scope="module")

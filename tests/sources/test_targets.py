@@ -24,7 +24,7 @@ def test_a_pdf_url_is_known_by_its_bytes_and_fetched_once(server):
     server.hits.clear()
     extraction = open_target(server.url + "/paper", settings=settings, fetcher=Fetcher(settings.net_policy()),
                              browser=None)
-    assert extraction.kind == "pdf" and len(extraction.candidates) == 1
+    assert extraction.kind == "pdf" and len(list(extraction.candidates)) == 1
     assert server.hits == ["/paper"]
 
 
