@@ -156,7 +156,7 @@ def _count_inline_images(doc, page) -> int:
     for xref, *_ in page.get_xobjects():
         try:
             count += len(_INLINE.findall(doc.xref_stream(xref) or b""))
-        except (RuntimeError, ValueError):
+        except mupdf_error_types():  # a damaged form: its inline images cannot be counted either
             continue
     return count
 
