@@ -88,12 +88,19 @@ class Summary:
         return asdict(self)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
 def cell(value: object) -> str:
+    """A value as a CSV cell. Text a page or a PDF controls (alt text, captions, URLs) that starts
+    like a spreadsheet formula is prefixed with ``'``, so ``=HYPERLINK(...)`` stays text in Excel
+    and LibreOffice instead of running (OWASP's CSV injection advice)."""
     if value is None:
         return ""
     if isinstance(value, float):
         return f"{value:.4f}"
-    return str(value)
+    text = str(value)
+    return "'" + text if isinstance(value, str) and text.startswith(_FORMULA_START) else text
 
 
 def write_csv(rows: Iterable[ReportRow], out: str | Path | IO[str], *, columns: Sequence[str]) -> int:

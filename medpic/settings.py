@@ -131,6 +131,9 @@ class Settings:
     # Requests the app works on at once, and how many may wait (MEDPIC_APP_CONCURRENCY, MEDPIC_APP_QUEUE).
     app_concurrency: int = 2
     app_queue_size: int = 64
+    # Seconds a report (CSV, ZIP) made by the app stays on disk (MEDPIC_OUTPUT_MAX_AGE); Gradio's own
+    # copies are deleted on the same schedule.
+    output_max_age_s: int = 3600
     # Probability threshold override (MEDPIC_THRESHOLD); None uses the model's own.
     threshold: float | None = None
     # The labelled training set (MEDPIC_DATASET).
@@ -195,6 +198,8 @@ class Settings:
             api_token=(env.get("MEDPIC_API_TOKEN") or "").strip() or None,
             app_concurrency=_as_int("MEDPIC_APP_CONCURRENCY", env.get("MEDPIC_APP_CONCURRENCY"), defaults.app_concurrency),
             app_queue_size=_as_int("MEDPIC_APP_QUEUE", env.get("MEDPIC_APP_QUEUE"), defaults.app_queue_size),
+            output_max_age_s=_as_int("MEDPIC_OUTPUT_MAX_AGE", env.get("MEDPIC_OUTPUT_MAX_AGE"),
+                                     defaults.output_max_age_s),
             threshold=parsed_threshold,
             dataset_dir=_as_path(env.get("MEDPIC_DATASET")) or defaults.dataset_dir,
             reports_dir=_as_path(env.get("MEDPIC_REPORTS_DIR")) or defaults.reports_dir,

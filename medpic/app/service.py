@@ -6,11 +6,14 @@ nothing here reimplements extraction or classification.
 
 from __future__ import annotations
 
+import atexit
 import hmac
 import logging
 import platform
+import shutil
 import tempfile
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -43,6 +46,7 @@ class MedPicService:
         # the chat's scans run here, beside the request threads that stream their progress
         self.jobs = ThreadPoolExecutor(settings.app_concurrency, thread_name_prefix="medpic-chat")
         self._outputs = Path(tempfile.mkdtemp(prefix="medpic-"))
+        atexit.register(shutil.rmtree, self._outputs, ignore_errors=True)
         self._counter = 0
         self._lock = threading.Lock()
 
@@ -99,12 +103,13 @@ class MedPicService:
         import pymupdf
 
         found = (self.browser.location if self.browser.started else None) or self.browser.find()
-        return {
+        model = {k: v for k, v in self.classifier.describe().items() if k not in ("folder", "detail")}
+        return {  # what a caller may know: no paths, no configuration values
             "status": "ok",
             "medpic": __version__,
-            "model": self.classifier.describe(),
+            "model": model,
             "browser": {"available": found is not None, "origin": found.origin if found else None,
-                        "executable": found.path if found else None, "started": self.browser.started},
+                        "started": self.browser.started},
             "network_guard": not self.settings.allow_private,
             "token_required": bool(self.settings.api_token),
             "versions": {"python": platform.python_version(), "gradio": gradio.__version__,
@@ -117,9 +122,21 @@ class MedPicService:
         with self._lock:
             self._counter += 1
             n = self._counter
+        self._forget_old_outputs()
         folder = self._outputs / f"{n:06d}"
         folder.mkdir(parents=True, exist_ok=True)
         return folder / f"{stem}{suffix}"
+
+    def _forget_old_outputs(self) -> None:
+        """Reports are downloads of the moment: folders older than ``output_max_age_s`` are deleted,
+        so a public app's disk does not fill up with every caller's CSVs and ZIPs."""
+        horizon = time.time() - self.settings.output_max_age_s
+        for folder in self._outputs.iterdir():
+            try:
+                if folder.stat().st_mtime < horizon:
+                    shutil.rmtree(folder, ignore_errors=True)
+            except FileNotFoundError:
+                pass  # another request removed it first
 
     def csv_file(self, report: ScanReport) -> str:
         path = self._out("medpic-report", ".csv")
@@ -144,3 +161,4 @@ class MedPicService:
     def close(self) -> None:
         self.jobs.shutdown(wait=False, cancel_futures=True)
         self.browser.close()
+        shutil.rmtree(self._outputs, ignore_errors=True)

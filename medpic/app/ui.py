@@ -220,7 +220,10 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
     model = service.classifier.describe()
     status = (f"Model **{model['name']} {model['version']}** from **{model['origin']}** "
               f"({model['detail']}). Network guard {'on' if not settings.allow_private else 'OFF'}.")
-    with gr.Blocks(title="MedPic: find medical images") as demo:
+    age = settings.output_max_age_s
+    # analytics off: no telemetry and no version check to outside hosts at start-up or later
+    with gr.Blocks(title="MedPic: find medical images", analytics_enabled=False,
+                   delete_cache=(max(60, age // 4), age)) as demo:
         gr.Markdown("# MedPic\nFind the medical images (X-ray, CT, MRI, ultrasound, histology, dermatology, "
                     "endoscopy, fundus, ECG, ...) on a web page, in a PDF, or among your images.")
         gr.Markdown(status, elem_id="model-status")
