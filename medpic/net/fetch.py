@@ -12,6 +12,7 @@ Each connection goes to the address the guard checked (with the original host na
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from contextlib import contextmanager
@@ -65,20 +66,80 @@ class Transport(Protocol):
     def close(self) -> None: ...
 
 
+class _Watchdog:
+    """A wall-clock deadline for one exchange that closes its socket when it passes.
+
+    urllib3's read timeout bounds each ``recv()``, so a server sending one header byte a second
+    is never timed out by it. The watchdog shuts the connection down at the deadline whatever the
+    server does; the blocked read then fails and is reported as a timeout."""
+
+    _local = threading.local()
+
+    def __init__(self, timeout_s: float) -> None:
+        self.connections: list = []
+        self.fired = False
+        self._timer = threading.Timer(max(0.0, timeout_s), self._fire)
+        self._timer.daemon = True
+
+    def __enter__(self) -> "_Watchdog":
+        _Watchdog._local.current = self
+        self._timer.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        _Watchdog._local.current = None
+
+    @classmethod
+    def watch(cls, connection) -> None:
+        """Called by a connection as it sends: the watchdog of this thread's exchange takes it."""
+        current = getattr(cls._local, "current", None)
+        if current is not None:
+            current.connections.append(connection)
+
+    def _fire(self) -> None:
+        self.fired = True
+        for connection in self.connections:
+            sock = getattr(connection, "sock", None)
+            if sock is not None:
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def cancel(self) -> None:
+        self._timer.cancel()
+
+
 class _Urllib3Response:
-    def __init__(self, response, url: str, host: str) -> None:
-        self._response, self._url, self._host = response, url, host
+    def __init__(self, response, url: str, host: str, watchdog: _Watchdog) -> None:
+        self._response, self._url, self._host, self._watchdog = response, url, host, watchdog
         self.status = response.status
         self.headers = list(response.headers.items())
 
     def read1(self, n: int) -> bytes:
-        with urllib3_errors(self._url, self._host):
-            return self._response.read1(n)
+        try:
+            with urllib3_errors(self._url, self._host):
+                return self._response.read1(n)
+        except FetchError:
+            if self._watchdog.fired:
+                raise FetchError(f"timed out reading {self._url!r}", url=self._url) from None
+            raise
 
     def close(self, *, complete: bool) -> None:
-        if not complete:  # a half-read body must never be reused by the next request
+        self._watchdog.cancel()
+        if not complete or self._watchdog.fired:  # a half-read body must never be reused
             self._response.close()
         self._response.release_conn()
+
+
+def _watched(connection_class):
+    """A urllib3 connection class that hands itself to the current exchange's watchdog."""
+    class Watched(connection_class):
+        def request(self, *args, **kwargs):
+            _Watchdog.watch(self)
+            return super().request(*args, **kwargs)
+
+    return Watched
 
 
 class PooledTransport:
@@ -106,6 +167,7 @@ class PooledTransport:
                 else:
                     pool = urllib3.HTTPConnectionPool(target.address, target.port, retries=False,
                                                       maxsize=self._per_host, block=False)
+                pool.ConnectionCls = _watched(pool.ConnectionCls)
                 self._pools[key] = pool
             return pool
 
@@ -113,12 +175,20 @@ class PooledTransport:
         import urllib3
 
         target = request.target
-        with urllib3_errors(target.url, target.host):
-            response = self._pool(target).urlopen(
-                "GET", request.path, headers=request.headers, redirect=False, retries=False,
-                preload_content=False, assert_same_host=False,
-                timeout=urllib3.Timeout(connect=min(request.timeout_s, 10), read=request.timeout_s))
-        return _Urllib3Response(response, target.url, target.host)
+        watchdog = _Watchdog(request.timeout_s)
+        try:
+            with watchdog, urllib3_errors(target.url, target.host):
+                response = self._pool(target).urlopen(
+                    "GET", request.path, headers=request.headers, redirect=False, retries=False,
+                    preload_content=False, assert_same_host=False,
+                    timeout=urllib3.Timeout(connect=min(request.timeout_s, 10), read=request.timeout_s))
+        except FetchError:
+            watchdog.cancel()
+            if watchdog.fired:
+                raise FetchError(f"timed out after {request.timeout_s:g} s waiting for {target.url!r}",
+                                 url=target.url) from None
+            raise
+        return _Urllib3Response(response, target.url, target.host, watchdog)
 
     def close(self) -> None:
         with self._lock:
