@@ -7,7 +7,6 @@ nothing here reimplements extraction or classification.
 from __future__ import annotations
 
 import atexit
-import hmac
 import logging
 import platform
 import shutil
@@ -51,12 +50,6 @@ class MedPicService:
         self._lock = threading.Lock()
 
     # -- access ----------------------------------------------------------------------------
-
-    def check_token(self, provided: str | None) -> None:
-        """Refuse the call unless it carries the configured token (when one is configured)."""
-        expected = self.settings.api_token
-        if expected and not hmac.compare_digest((provided or "").encode(), expected.encode()):
-            raise InvalidInput("missing or wrong X-MedPic-Token header: this server requires an API token")
 
     @staticmethod
     def threshold(value: float | str | None) -> float | None:

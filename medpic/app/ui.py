@@ -20,7 +20,10 @@ from typing import Callable
 
 import gradio as gr
 
+from starlette.middleware import Middleware
+
 from medpic.app.examples import build_examples
+from medpic.app.gate import Gate
 from medpic.app.service import MedPicService
 from medpic.errors import InvalidInput, MedPicError
 from medpic.errors import reason_of
@@ -33,7 +36,6 @@ __all__ = ["build_app"]
 log = logging.getLogger(__name__)
 
 _URL = re.compile(r"https?://[^\s<>\"']+", re.I)
-TOKEN_HEADER = "x-medpic-token"
 
 
 def app_error(exc: BaseException) -> gr.Error:
@@ -44,12 +46,11 @@ def app_error(exc: BaseException) -> gr.Error:
     return gr.Error(reason_of(exc, doing="could not process the request"), print_exception=False)
 
 
-def _api(service: MedPicService, fn: Callable, *, files: bool = False):
-    """Wrap an endpoint: token check, typed errors to ``gr.Error``, report to (JSON, CSV)."""
+def _api(service: MedPicService, fn: Callable):
+    """Wrap an endpoint: typed errors to ``gr.Error``, a report to (JSON, CSV). The token is the
+    gate's business (``medpic.app.gate``), checked before any request reaches an endpoint."""
     def endpoint(*args):
-        *args, request = args  # Gradio passes the request last, as the signature below declares
         try:
-            service.check_token(request.headers.get(TOKEN_HEADER) if request else None)
             result = fn(*args)
             if isinstance(result, ScanReport):
                 return service.as_json(result), service.csv_file(result)
@@ -57,10 +58,8 @@ def _api(service: MedPicService, fn: Callable, *, files: bool = False):
         except Exception as exc:  # noqa: BLE001 - every failure reaches the caller as one readable line
             raise app_error(exc) from None
 
-    signature = inspect.signature(fn)
-    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
-    endpoint.__signature__ = signature.replace(parameters=[*signature.parameters.values(), request])
-    endpoint.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
+    endpoint.__signature__ = inspect.signature(fn)
+    endpoint.__annotations__ = dict(getattr(fn, "__annotations__", {}))
     endpoint.__name__ = fn.__name__
     endpoint.__doc__ = fn.__doc__
     return endpoint
@@ -213,6 +212,19 @@ def _add_api(service: MedPicService) -> None:
     buttons[4].click(_api(service, health), None, [health_out], api_name="health")
 
 
+class MedPicBlocks(gr.Blocks):
+    """The app's Blocks: ``launch`` always puts the gate in front of the API and caps uploads,
+    however the app is started (``app.py``, Spaces, tests)."""
+
+    def launch(self, *args, **kwargs):
+        settings: Settings = self.medpic_service.settings
+        app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
+        gate = Middleware(Gate, token=settings.api_token, max_body=settings.max_document_bytes)
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), gate]
+        kwargs.setdefault("max_file_size", settings.max_document_bytes)
+        return super().launch(*args, app_kwargs=app_kwargs, **kwargs)
+
+
 def build_app(settings: Settings | None = None, *, service: MedPicService | None = None) -> gr.Blocks:
     """The whole app. ``service`` is shared by every request; build it once."""
     settings = settings or Settings.from_env()
@@ -222,7 +234,7 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
               f"({model['detail']}). Network guard {'on' if not settings.allow_private else 'OFF'}.")
     age = settings.output_max_age_s
     # analytics off: no telemetry and no version check to outside hosts at start-up or later
-    with gr.Blocks(title="MedPic: find medical images", analytics_enabled=False,
+    with MedPicBlocks(title="MedPic: find medical images", analytics_enabled=False,
                    delete_cache=(max(60, age // 4), age)) as demo:
         gr.Markdown("# MedPic\nFind the medical images (X-ray, CT, MRI, ultrasound, histology, dermatology, "
                     "endoscopy, fundus, ECG, ...) on a web page, in a PDF, or among your images.")

@@ -3,6 +3,7 @@ extension does, and the chat UI in real Chromium."""
 
 import base64
 import json
+import urllib.error
 import urllib.request
 
 import pytest
@@ -151,8 +152,9 @@ def test_token_is_required_when_configured(site, shared):
     demo, url = launch(Settings(api_token="s3cret", allowed_origins=frozenset({origin_of(site.url)})), shared)
     try:
         for headers in ({}, {"X-MedPic-Token": "wrong"}):
-            event, payload = call_http(url, "health", [], headers)
-            assert event == "error" and "X-MedPic-Token" in json.dumps(payload)
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                call_http(url, "health", [], headers)
+            assert refused.value.code == 401 and "X-MedPic-Token" in refused.value.read().decode()
         assert call_http(url, "health", [], {"X-MedPic-Token": "s3cret"})[0] == "complete"
         assert Client(url, headers={"X-MedPic-Token": "s3cret"}, verbose=False).predict(api_name="/health")["status"] == "ok"
     finally:
