@@ -25,7 +25,7 @@ from medpic.errors import BrowserUnavailable
 from medpic.settings import Settings
 from medpic.translate import browser_launch_errors, playwright_error_types
 
-__all__ = ["BrowserService", "find_chromium", "CHROMIUM_ARGS"]
+__all__ = ["BrowserService", "find_chromium", "CHROMIUM_ARGS", "SEALED_ARGS"]
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +34,18 @@ CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
     "--disable-features=Translate,MediaRouter,OptimizationHints", "--mute-audio",
+]
+# MedPic is Chromium's only network: every request a page makes is intercepted and answered by
+# MedPic's guarded fetcher (sources/page/capture.py), so Chromium itself never needs to connect.
+# What Playwright cannot intercept (speculative prefetch and prerender, some navigations, worker
+# sockets, background services) goes to a proxy on a closed local port, with loopback included and
+# every host name unresolvable: it fails without a packet leaving.
+SEALED_ARGS = [
+    "--proxy-server=http://127.0.0.1:1", "--proxy-bypass-list=<-loopback>",
+    "--host-resolver-rules=MAP * ~NOTFOUND", "--dns-prefetch-disable", "--no-pings",
+    "--disable-domain-reliability", "--disable-client-side-phishing-detection",
+    "--disable-features=Prerender2,NoStatePrefetch,SpeculationRulesPrefetchFuture,NetworkTimeServiceQuerying,"
+    "AutofillServerCommunication,OptimizationGuideModelDownloading,DnsOverHttps",
 ]
 SYSTEM_CHROMIUMS = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
 
@@ -134,7 +146,8 @@ class BrowserService:
             try:
                 with browser_launch_errors(self.location.origin):
                     self._browser = await playwright.chromium.launch(
-                        executable_path=self.location.path, headless=True, args=CHROMIUM_ARGS + self._extra_args)
+                        executable_path=self.location.path, headless=True,
+                        args=CHROMIUM_ARGS + SEALED_ARGS + self._extra_args)
             except BaseException:
                 await playwright.stop()  # never leave a half-started Playwright behind
                 raise

@@ -6,9 +6,10 @@ then ``discover.js`` (the one set of discovery rules, shared with the browser ex
 the DOM of the page and its same-origin frames. Every image response the page loaded is kept,
 so those bytes are not downloaded twice.
 
-With the network guard on, every request of the page goes through a route handler that makes it
-with MedPic's own ``Fetcher``: the address checked is the address connected to, each redirect hop
-is checked, bodies are capped, and Chromium receives only the vetted answer. The handler's
+Every request of the page goes through a route handler that makes it with MedPic's own
+``Fetcher``: the address checked is the address connected to, each redirect hop is checked, bodies
+are capped, and Chromium receives only the vetted answer. Chromium itself is launched sealed
+(``browser.SEALED_ARGS``), so what a route cannot see cannot connect either. The handler's
 fetches run on a pool of this capture's own, shut down when the capture ends, so one slow page
 cannot occupy another scan's threads. Page POSTs and WebSockets are refused, service workers
 blocked, downloads refused, popups closed.
@@ -111,7 +112,9 @@ class _BodyKeeper:
             if declared > cap or self.total + declared > total_cap:
                 return
             body = await response.body()
-            if len(body) <= cap and self.total + len(body) <= total_cap:
+            # an image Chromium would not display (a pixel bomb, HTML served as PNG) can come back
+            # empty: then the downloader fetches the real bytes and the judge says what is wrong
+            if body and len(body) <= cap and self.total + len(body) <= total_cap:
                 self.total += len(body)
                 self.bodies.setdefault(strip_fragment(response.url), body)
         except (error, ValueError):
@@ -180,11 +183,11 @@ async def _read_blobs(page, sightings: list[Sighting], limits: WebLimits) -> dic
     return bodies
 
 
-async def _open_page(context, url: str, limits: WebLimits, keeper: _BodyKeeper, guard: _RouteGuard | None):
+async def _open_page(context, url: str, limits: WebLimits, keeper: _BodyKeeper, guard: _RouteGuard):
     page = await context.new_page()
     context.on("page", lambda popup: asyncio.ensure_future(popup.close()) if popup != page else None)
     page.on("response", keeper.on_response)
-    with navigation_errors(url, timeout_s=limits.navigation_timeout_s, blocked=guard.blocked if guard else ()):
+    with navigation_errors(url, timeout_s=limits.navigation_timeout_s, blocked=guard.blocked):
         response = await page.goto(url, wait_until="domcontentloaded", timeout=limits.navigation_timeout_s * 1000)
     if response is not None and response.status >= 400:
         raise FetchError(f"HTTP {response.status} from {url!r}", url=url)
@@ -199,12 +202,11 @@ async def render_page(browser, url: str, *, fetcher: Fetcher, limits: WebLimits)
                                         viewport={"width": 1280, "height": 900})
     pool = ThreadPoolExecutor(max(1, limits.download_workers), thread_name_prefix="medpic-route")
     keeper = _BodyKeeper(limits)
-    guard = None if fetcher.policy.allow_private else _RouteGuard(fetcher, limits, pool)
+    guard = _RouteGuard(fetcher, limits, pool)  # always: Chromium has no network of its own
     try:
         # WebSockets carry no images and cannot be vetted hop by hop: refused, guard or not.
         await context.route_web_socket("**/*", lambda ws: ws.close(code=1008, reason="blocked by MedPic"))
-        if guard is not None:
-            await context.route("**/*", guard)
+        await context.route("**/*", guard)
         page = await _open_page(context, url, limits, keeper, guard)
         budget_end = started + limits.budget_s * 0.6  # leave time for fetching and classifying
         notes = await _scroll(page, limits, budget_end)
@@ -217,8 +219,7 @@ async def render_page(browser, url: str, *, fetcher: Fetcher, limits: WebLimits)
         keeper.bodies.update(await _read_blobs(page, sightings, limits))
         await keeper.finish(started + limits.budget_s * 0.7 - time.monotonic())
         cookies = "; ".join(f"{c['name']}={c['value']}" for c in await context.cookies(page.url))
-        return PageCapture(page.url, sightings, keeper.bodies, notes + frame_notes, cookies,
-                           blocked=guard.blocked if guard else [])
+        return PageCapture(page.url, sightings, keeper.bodies, notes + frame_notes, cookies, blocked=guard.blocked)
     finally:
         keeper.cancel()
         pool.shutdown(wait=False, cancel_futures=True)

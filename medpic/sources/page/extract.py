@@ -75,7 +75,7 @@ def _candidates(extraction: Extraction, selected: list[Sighting], overflow: list
             candidate = ImageCandidate(**where, status=status, reason=download.reason)
         else:
             digest = hashlib.sha256(download.data).hexdigest()
-            if digest in first_ref:  # the same bytes under another URL: one image
+            if digest in first_ref and download.data:  # the same bytes under another URL: one image
                 extraction.duplicates.setdefault(first_ref[digest], []).append(where["ref"])
                 continue
             first_ref[digest] = where["ref"]
