@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Iterable, Iterator
 
+import numpy as np
 from PIL import Image
 
 from medpic.concurrency import prefetch
@@ -109,15 +110,30 @@ def prepare(cand: ImageCandidate, *, max_pixels: int, min_side: int = 0
     return cand, image, Status.OK, ""
 
 
+def _ready(cand: ImageCandidate, classifier: Classifier, options: JudgeOptions
+           ) -> tuple[ImageCandidate, np.ndarray | None, str, str]:
+    """``prepare``, then the model's preprocessing, on a worker thread. What waits for the model
+    is its small input array: the full-resolution picture (and the candidate's copy of it) is
+    dropped here, so look-ahead costs kilobytes per image, not the size of a decoded scan."""
+    cand, image, status, reason = prepare(cand, max_pixels=options.max_pixels, min_side=options.min_side)
+    if image is None:
+        return replace(cand, image=None), None, status, reason
+    return replace(cand, image=None), classifier.preprocess([image])[0], status, reason
+
+
 def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, options: JudgeOptions) -> Iterator[Judged]:
-    """Classify candidates in batches as they arrive; exactly one row each, in candidate order."""
-    ready = prefetch(lambda c: prepare(c, max_pixels=options.max_pixels, min_side=options.min_side), candidates,
-                     depth=2 * classifier.batch_size, workers=options.decode_workers)
-    pending: list[tuple[ImageCandidate, Image.Image | None, str, str]] = []
+    """Classify candidates in batches as they arrive; exactly one row each, in candidate order.
+
+    Decoding and preprocessing run a few batches ahead on worker threads while the model works
+    on the previous batch."""
+    ready = prefetch(lambda c: _ready(c, classifier, options), candidates, depth=2 * classifier.batch_size,
+                     workers=options.decode_workers)
+    pending: list[tuple[ImageCandidate, np.ndarray | None, str, str]] = []
 
     def flush() -> Iterator[Judged]:
-        images = [image for _, image, status, _ in pending if status == Status.OK]
-        predictions = iter(classifier.predict(images, threshold=options.threshold))
+        inputs = [x for _, x, status, _ in pending if status == Status.OK]
+        logits = classifier.forward(np.stack(inputs)) if inputs else np.zeros(0, np.float32)
+        predictions = iter(classifier.postprocess(logits, threshold=options.threshold))
         for cand, _, status, reason in pending:
             prediction = next(predictions) if status == Status.OK else None
             yield Judged(cand, _row(cand, status=status, reason=reason, prediction=prediction))

@@ -1,0 +1,117 @@
+"""Hostile inputs against the command line: time and peak memory (a benchmark, not a test).
+
+Cases (issue 10), each run as a fresh `python -m medpic` process so its peak RSS is its own:
+- slow headers: a server that sends a status line, then one header byte every 0.2 s, forever;
+  `medpic scan URL` with MEDPIC_FETCH_TIMEOUT=5 must end soon after 5 s;
+- big pictures: 24 PNGs of 7000x7000 (a few MB in all) through `medpic classify`;
+- a PDF holding 30 such pictures through `medpic scan`.
+
+`--repo DIR` runs another checkout's package (e.g. the commit before a fix) with this venv, so
+before and after are measured on the same machine in one go:
+
+    .venv/bin/python bench/attack.py --repo /tmp/before --repo .
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from tests.localserver import LocalServer  # noqa: E402
+
+LIMIT_S = 60
+
+
+def drip_headers(handler) -> None:
+    try:
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
+        handler.wfile.flush()
+        while True:
+            handler.wfile.write(b"X")
+            handler.wfile.flush()
+            time.sleep(0.2)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
+def big_pngs(folder: Path, count: int, side: int) -> list[Path]:
+    """Large, cheap to store: flat colour with a little structure, so PNG compresses them well."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for i in range(count):
+        small = (rng.integers(0, 255, (side // 500, side // 500, 3))).astype(np.uint8)
+        image = Image.fromarray(small).resize((side, side), Image.Resampling.NEAREST)
+        path = folder / f"big-{i:02d}.png"
+        image.save(path, optimize=True)
+        paths.append(path)
+    return paths
+
+
+def pdf_of(images: list[Path], out: Path) -> Path:
+    import pymupdf
+
+    doc = pymupdf.open()
+    for image in images:
+        page = doc.new_page(width=600, height=600)
+        page.insert_image(page.rect, filename=str(image))
+    doc.save(out, deflate=True)
+    return out
+
+
+def run(repo: Path, args: list[str], env: dict[str, str]) -> dict:
+    """One `python -m medpic` process: wall time, peak RSS, exit code (or 'killed at the limit')."""
+    started = time.monotonic()
+    proc = subprocess.Popen([sys.executable, "-m", "medpic", *args], cwd=repo, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(repo), **env})
+    deadline = started + LIMIT_S
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    killed = proc.poll() is None
+    if killed:
+        proc.kill()
+    _, status, usage = os.wait4(proc.pid, 0)
+    stderr = proc.stderr.read().decode(errors="replace").strip().splitlines()
+    return {"seconds": round(time.monotonic() - started, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
+            "exit": "killed at the limit" if killed else os.waitstatus_to_exitcode(status),
+            "last_line": stderr[-1][:160] if stderr else ""}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repo", action="append", type=Path, help="checkout(s) to measure (default: this one)")
+    parser.add_argument("--count", type=int, default=24)
+    parser.add_argument("--side", type=int, default=7000)
+    args = parser.parse_args()
+    repos = args.repo or [Path(__file__).resolve().parent.parent]
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp, LocalServer({"/slow": drip_headers}) as server:
+        folder = Path(tmp) / "big"
+        folder.mkdir()
+        images = big_pngs(folder, args.count, args.side)
+        pdf = pdf_of(images[:30], Path(tmp) / "big.pdf")
+        sizes = {"pngs_mb": round(sum(p.stat().st_size for p in images) / 2**20, 1),
+                 "pdf_mb": round(pdf.stat().st_size / 2**20, 1)}
+        for repo in repos:
+            repo = repo.resolve()
+            results[str(repo)] = {
+                "slow_headers": run(repo, ["scan", server.url + "/slow", "--allow-private", "--no-browser"],
+                                    {"MEDPIC_FETCH_TIMEOUT": "5"}),
+                "big_pngs_classify": run(repo, ["classify", str(folder), "--csv", str(Path(tmp) / "c.csv")], {}),
+                "big_pdf_scan": run(repo, ["scan", str(pdf), "--csv", str(Path(tmp) / "p.csv")], {}),
+            }
+    print(json.dumps({"inputs": {"pictures": args.count, "side": args.side, **sizes}, "results": results}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
