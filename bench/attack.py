@@ -75,12 +75,16 @@ def run(repo: Path, args: list[str], env: dict[str, str]) -> dict:
     proc = subprocess.Popen([sys.executable, "-m", "medpic", *args], cwd=repo, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, env={**os.environ, "PYTHONPATH": str(repo), **env})
     deadline = started + LIMIT_S
-    while proc.poll() is None and time.monotonic() < deadline:
+    killed = False
+    while True:  # wait4, not poll: the child's own rusage (peak RSS) comes with its exit status
+        pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+        if pid:
+            break
+        if time.monotonic() > deadline and not killed:
+            proc.kill()
+            killed = True
         time.sleep(0.1)
-    killed = proc.poll() is None
-    if killed:
-        proc.kill()
-    _, status, usage = os.wait4(proc.pid, 0)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     stderr = proc.stderr.read().decode(errors="replace").strip().splitlines()
     return {"seconds": round(time.monotonic() - started, 1), "peak_rss_mb": round(usage.ru_maxrss / 1024),
             "exit": "killed at the limit" if killed else os.waitstatus_to_exitcode(status),
@@ -92,14 +96,20 @@ def main() -> None:
     parser.add_argument("--repo", action="append", type=Path, help="checkout(s) to measure (default: this one)")
     parser.add_argument("--count", type=int, default=24)
     parser.add_argument("--side", type=int, default=7000)
+    parser.add_argument("--make", type=Path, help=argparse.SUPPRESS)  # internal: build the inputs in DIR
     args = parser.parse_args()
+    if args.make:
+        pdf_of(big_pngs(args.make, args.count, args.side)[:30], args.make.parent / "big.pdf")
+        return
     repos = args.repo or [Path(__file__).resolve().parent.parent]
     results = {}
     with tempfile.TemporaryDirectory() as tmp, LocalServer({"/slow": drip_headers}) as server:
         folder = Path(tmp) / "big"
         folder.mkdir()
-        images = big_pngs(folder, args.count, args.side)
-        pdf = pdf_of(images[:30], Path(tmp) / "big.pdf")
+        # built by another process: a child's peak RSS starts from its parent's size at fork
+        subprocess.run([sys.executable, __file__, "--make", str(folder), "--count", str(args.count),
+                        "--side", str(args.side)], check=True)
+        images, pdf = sorted(folder.glob("*.png")), Path(tmp) / "big.pdf"
         sizes = {"pngs_mb": round(sum(p.stat().st_size for p in images) / 2**20, 1),
                  "pdf_mb": round(pdf.stat().st_size / 2**20, 1)}
         for repo in repos:
