@@ -51,12 +51,15 @@ def _open(data: bytes, source: str):
         raise NotAPdf(f"not a PDF: {source!r} does not start with %PDF")
     with mupdf_errors(opening=True):
         doc = pymupdf.open(stream=data, filetype="pdf")
-    if doc.needs_pass and not doc.authenticate(""):
+    try:
+        with mupdf_errors(opening=True):  # a page tree claiming 2,000,000,000 pages raises here
+            if doc.needs_pass and not doc.authenticate(""):
+                raise PdfEncrypted("encrypted PDF: a password is needed to read it")
+            if doc.page_count == 0:
+                raise PdfDamaged("damaged PDF: no readable pages")
+    except BaseException:
         doc.close()
-        raise PdfEncrypted("encrypted PDF: a password is needed to read it")
-    if doc.page_count == 0:
-        doc.close()
-        raise PdfDamaged("damaged PDF: no readable pages")
+        raise
     return doc
 
 

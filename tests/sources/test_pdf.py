@@ -277,3 +277,13 @@ def test_unreadable_inline_image_is_noted_not_lost():
         assert any("inline image" in n for n in result.notes), result.notes
     else:
         assert result.candidates[0].found_by == "inline"
+
+
+def test_a_page_tree_claiming_two_billion_pages_is_a_damaged_pdf_not_a_crash():
+    import re
+
+    doc = pymupdf.open()
+    doc.new_page()
+    lying = re.sub(rb"/Count 1\b", b"/Count 2000000000", doc.tobytes())
+    with pytest.raises(PdfDamaged, match="damaged PDF"):
+        extract_pdf(lying, source="lying.pdf", limits=LIMITS)

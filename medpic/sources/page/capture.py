@@ -59,15 +59,34 @@ class _RouteGuard:
     def __init__(self, fetcher: Fetcher, limits: WebLimits, pool: ThreadPoolExecutor) -> None:
         self.fetcher, self.limits, self.pool = fetcher, limits, pool
         self.blocked: list[str] = []
+        self.loaded = False  # set by the page's own document request: later top-level navigations are refused
+        self.document_error: FetchError | None = None  # why the page's own document could not be had
 
     async def __call__(self, route) -> None:
+        error, _ = playwright_error_types()
+        try:
+            await self._handle(route)
+        except (error, RuntimeError):  # the capture ended (pool shut, page closed) while this was in flight
+            try:
+                await route.abort("aborted")
+            except error:
+                pass
+
+    async def _handle(self, route) -> None:
         request = route.request
         if not request.url.startswith(("http:", "https:")):
             await route.continue_()
             return
+        top_level = _top_level(request)
+        if top_level and self.loaded:
+            # a scanner follows no page away from itself (meta refresh, location, form submits):
+            # "204 No Content" is the answer that makes a browser stay on the page it has
+            await route.fulfill(status=204, body=b"")
+            return
         if request.method not in ("GET", "HEAD"):
             await route.abort("blockedbyclient")  # a scanner submits nothing
             return
+        self.loaded = self.loaded or top_level  # the first top-level request is the page itself
         sent = await request.all_headers()
         headers = {k: v for k, v in sent.items() if k.lower() in _FORWARDED_HEADERS}
         navigation = request.is_navigation_request()
@@ -79,7 +98,9 @@ class _RouteGuard:
             self.blocked.append(exc.url or request.url)
             await route.abort("blockedbyclient")
             return
-        except FetchError:
+        except FetchError as exc:
+            if top_level:
+                self.document_error = exc  # "too large", "timed out", ...: said as it is, not net::ERR_FAILED
             await route.abort("failed")
             return
         body = response.data
@@ -87,6 +108,17 @@ class _RouteGuard:
         if navigation and response.url != request.url and b"<" in body[:2048]:
             body = _with_base(body, response.url)  # served at the first URL: keep links right
         await route.fulfill(status=response.status, headers=kept, body=body)
+
+
+def _top_level(request) -> bool:
+    """A navigation of a page itself, not of one of its frames (a popup's counts too)."""
+    if not request.is_navigation_request():
+        return False
+    error, _ = playwright_error_types()
+    try:
+        return request.frame.parent_frame is None
+    except error:  # issued before its frame exists: a new page's (popup's) first navigation
+        return True
 
 
 class _BodyKeeper:
@@ -187,8 +219,14 @@ async def _open_page(context, url: str, limits: WebLimits, keeper: _BodyKeeper, 
     page = await context.new_page()
     context.on("page", lambda popup: asyncio.ensure_future(popup.close()) if popup != page else None)
     page.on("response", keeper.on_response)
-    with navigation_errors(url, timeout_s=limits.navigation_timeout_s, blocked=guard.blocked):
-        response = await page.goto(url, wait_until="domcontentloaded", timeout=limits.navigation_timeout_s * 1000)
+    try:
+        with navigation_errors(url, timeout_s=limits.navigation_timeout_s, blocked=guard.blocked):
+            response = await page.goto(url, wait_until="domcontentloaded",
+                                       timeout=limits.navigation_timeout_s * 1000)
+    except FetchError:
+        if guard.document_error is not None and not guard.blocked:
+            raise guard.document_error from None
+        raise
     if response is not None and response.status >= 400:
         raise FetchError(f"HTTP {response.status} from {url!r}", url=url)
     return page

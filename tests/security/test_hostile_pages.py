@@ -1,0 +1,49 @@
+"""Pages that try to hide their images or break the scan: what was found is kept, what failed is said."""
+
+import pytest
+
+from medpic.errors import ResponseTooLarge
+from medpic.net.fetch import Fetcher
+from medpic.settings import Settings, origin_of
+from medpic.sources.page.extract import extract_page
+from tests.localserver import LocalServer
+from tests.site import _enc, _images
+
+pytestmark = pytest.mark.browser
+
+LEAVES = b"""<!doctype html><html><head><meta http-equiv="refresh" content="0;url=/elsewhere.html"></head><body>
+<img src="/img/retina.jpg" alt="fundus"><img id="late" alt="added later">
+<form id="f" action="/elsewhere.html"></form>
+<script>document.getElementById("late").src = "/img/cat.jpg";
+setTimeout(() => { location.href = "/elsewhere.html"; }, 50);
+setTimeout(() => document.getElementById("f").submit(), 100);</script></body></html>"""
+ELSEWHERE = b"<!doctype html><html><body><p>nothing here</p></body></html>"
+
+
+@pytest.fixture(scope="module")
+def site():
+    images = _images()
+    routes = {"/leaves.html": (200, {"Content-Type": "text/html"}, LEAVES),
+              "/elsewhere.html": (200, {"Content-Type": "text/html"}, ELSEWHERE),
+              "/huge.html": (200, {"Content-Type": "text/html"}, b"<html><body>" + b"x" * 300_000 + b"</body></html>"),
+              "/img/retina.jpg": (200, {"Content-Type": "image/jpeg"}, _enc(images["retina"], "JPEG")),
+              "/img/cat.jpg": (200, {"Content-Type": "image/jpeg"}, _enc(images["cat"], "JPEG"))}
+    with LocalServer(routes) as server:
+        yield server
+
+
+def extract(site, path, browser, **settings):
+    s = Settings(allowed_origins=frozenset({origin_of(site.url)}), scan_budget_s=30, **settings)
+    extraction = extract_page(site.url + path, fetcher=Fetcher(s.net_policy()), limits=s.web_limits(), browser=browser)
+    return extraction, list(extraction.candidates)
+
+
+def test_a_page_that_navigates_away_keeps_its_images(site, browser_service):
+    _, candidates = extract(site, "/leaves.html", browser_service)
+    found = {c.ref.replace(site.url, ""): c for c in candidates}
+    assert found["/img/retina.jpg"].status == "ok" and found["/img/cat.jpg"].status == "ok"
+
+
+def test_a_page_over_the_document_limit_is_called_too_large(site, browser_service):
+    with pytest.raises(ResponseTooLarge, match="over the limit of 100,000"):
+        extract(site, "/huge.html", browser_service, max_document_bytes=100_000)
