@@ -25,6 +25,7 @@ from typing import Iterator
 
 from PIL import Image
 
+from medpic.concurrency import prefetch
 from medpic.errors import CorruptImage, NotAPdf, PdfDamaged, PdfEncrypted, reason_of
 from medpic.imaging import decode_image
 from medpic.settings import PdfLimits
@@ -295,11 +296,9 @@ class _Reader:
 
     # -- decoding ----------------------------------------------------------------------------
 
-    def _refusal(self, item: _Found, count: int) -> str:
+    def _refusal(self, item: _Found) -> str:
         """Why an image is skipped before decoding, or ``""``."""
         limits = self.limits
-        if count >= limits.max_images:
-            return f"image limit reached ({limits.max_images} per document)"
         if item.width * item.height > limits.max_pixels:
             return f"too large: {item.width}x{item.height} pixels is over the limit of {limits.max_pixels:,}"
         if min(item.width, item.height) < limits.min_side:
@@ -308,47 +307,56 @@ class _Reader:
             return f"time budget of {limits.time_budget_s:g} s reached"
         return ""
 
-    def _decode(self, item: _Found) -> tuple[Image.Image, bytes, str, str]:
-        if item.found_by == "inline":
-            if item.inline_block is None:
-                raise CorruptImage("undecodable image: inline image data not found")
-            return _decode_inline(item.inline_block, self.limits.max_pixels)
-        with mupdf_errors():
-            return _decode_xobject(self.doc, item)
+    def _attempt(self, item: _Found) -> tuple[_Found, str, tuple | None, BaseException | None]:
+        """(item, refusal, decoded, error): run on a worker thread, one document call at a time."""
+        if refusal := self._refusal(item):
+            return item, refusal, None, None
+        try:
+            with _MUPDF_LOCK:
+                if item.found_by == "inline":
+                    if item.inline_block is None:
+                        raise CorruptImage("undecodable image: inline image data not found")
+                    return item, "", _decode_inline(item.inline_block, self.limits.max_pixels), None
+                with mupdf_errors():
+                    return item, "", _decode_xobject(self.doc, item), None
+        except Exception as exc:  # noqa: BLE001 - one image never aborts a document
+            return item, "", None, exc
 
     def candidates(self, duplicates: dict[str, list[str]]) -> Iterator[ImageCandidate]:
-        """One candidate per unique picture, in page order, decoded one at a time as the judge asks
-        for it (a document's pictures are never all in memory at once). A picture equal pixel for
-        pixel to an earlier one is not repeated: its ref is added to ``duplicates``."""
+        """One candidate per unique picture, in page order, decoded as the judge asks for it: a
+        worker decodes the next pictures while the model works, and a document's pictures are
+        never all in memory at once. A picture equal pixel for pixel to an earlier one is not
+        repeated: its ref is added to ``duplicates``."""
         first_ref: dict[str, str] = {}
         order = 0
+        items = [f for f in self.found.values() if f is not None]
+        attempts = prefetch(self._attempt, items, depth=4, workers=1)
         try:
-            for item in (f for f in self.found.values() if f is not None):
-                candidate = self._candidate(item, order, first_ref, duplicates)
-                if candidate is not None:
-                    order += 1
-                    yield candidate
+            for item, refusal, decoded, error in attempts:
+                ref = item.key if item.found_by == "inline" else f"page-{item.pages[0]}/{item.key}"
+                base = dict(source=self.source, ref=ref, found_by=item.found_by, order=order, page=item.pages[0],
+                            pages=tuple(item.pages), alt=item.caption, width=item.width, height=item.height,
+                            bbox=item.bbox)
+                if order >= self.limits.max_images:
+                    refusal = f"image limit reached ({self.limits.max_images} per document)"
+                if refusal or error is not None:
+                    status, reason = (Status.SKIPPED, refusal) if refusal else \
+                        (Status.ERROR, reason_of(error, doing="undecodable image"))
+                    candidate = ImageCandidate(**base, status=status, reason=reason)
+                else:
+                    rgb, saved, ext, digest = decoded
+                    if digest in first_ref:  # the same picture as another object: one row
+                        duplicates.setdefault(first_ref[digest], []).append(ref)
+                        continue
+                    first_ref[digest] = ref
+                    candidate = ImageCandidate(**base, image=rgb, data=saved, extension=ext,
+                                               sha256=hashlib.sha256(saved).hexdigest())
+                order += 1
+                yield candidate
         finally:
+            attempts.close()
             with _MUPDF_LOCK:
                 self.doc.close()
-
-    def _candidate(self, item: _Found, order: int, first_ref: dict[str, str],
-                   duplicates: dict[str, list[str]]) -> ImageCandidate | None:
-        ref = item.key if item.found_by == "inline" else f"page-{item.pages[0]}/{item.key}"
-        base = dict(source=self.source, ref=ref, found_by=item.found_by, order=order, page=item.pages[0],
-                    pages=tuple(item.pages), alt=item.caption, width=item.width, height=item.height, bbox=item.bbox)
-        if refusal := self._refusal(item, order):
-            return ImageCandidate(**base, status=Status.SKIPPED, reason=refusal)
-        try:
-            with _MUPDF_LOCK:
-                rgb, saved, ext, digest = self._decode(item)
-        except Exception as exc:  # noqa: BLE001 - one image never aborts a document
-            return ImageCandidate(**base, status=Status.ERROR, reason=reason_of(exc, doing="undecodable image"))
-        if digest in first_ref:  # the same picture as another object: one row
-            duplicates.setdefault(first_ref[digest], []).append(ref)
-            return None
-        first_ref[digest] = ref
-        return ImageCandidate(**base, image=rgb, data=saved, extension=ext, sha256=hashlib.sha256(saved).hexdigest())
 
 
 def extract_pdf(data: bytes, *, source: str, limits: PdfLimits) -> Extraction:
