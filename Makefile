@@ -41,7 +41,7 @@ bench: $(STAMP)  ## speed and memory figures (not tests)
 	$(PY) bench/load_app.py
 	$(PY) bench/extension_scan.py
 
-extension: $(STAMP)  ## dist/medpic-extension.zip, ready for the Chrome Web Store
+extension: $(STAMP)  ## dist/medpic-extension.zip for the Chrome Web Store, dist/medpic-extension/ to load unpacked
 	$(PY) tools/build_extension.py
 
 examples: $(STAMP)  ## rebuild examples/ from images that ship inside scikit-image and pydicom

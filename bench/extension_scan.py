@@ -9,7 +9,6 @@ Issue 6's goal: <= 5 s with a local backend.
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from medpic.app import MedPicService, build_app  # noqa: E402
 from medpic.sources.browser import CHROMIUM_ARGS, find_chromium  # noqa: E402
 from medpic.training.data import load_manifest  # noqa: E402
 from medpic.settings import origin_of  # noqa: E402
+from tools.build_extension import assemble  # noqa: E402
 from medpic.settings import Settings  # noqa: E402
 from tests.localserver import LocalServer, free_port  # noqa: E402
 
@@ -47,7 +47,7 @@ def main() -> None:
         port = free_port()
         demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
         ext = Path(tmp) / "ext"
-        shutil.copytree(ROOT / "extension", ext)
+        assemble(ext)  # extension/ plus the discovery rules it shares with the package
         manifest = json.loads((ext / "manifest.json").read_text())
         manifest["host_permissions"] = ["http://127.0.0.1/*"]  # as granted when the user saves a local backend
         (ext / "manifest.json").write_text(json.dumps(manifest))

@@ -5,6 +5,8 @@ const BATCH = 24;                       // URLs per classify_urls call
 const CALL_TIMEOUT_MS = 60000;          // a slow backend gets a plain "too slow" message
 const verdicts = new Map();             // image URL -> verdict row, cached for this browser session
 const lastScan = new Map();             // tabId -> summary for the popup
+// discover.js (the server's discovery rules, copied in by tools/build_extension.py) before content.js, which uses them
+const CONTENT_SCRIPTS = ["discover.js", "content.js"];
 
 class BackendError extends Error {}
 
@@ -70,7 +72,7 @@ function siteAllowed(url, settings) {
 }
 
 async function ensureContentScript(tabId) {
-  await chrome.scripting.executeScript({ target: { tabId, allFrames: false }, files: ["content.js"] });
+  await chrome.scripting.executeScript({ target: { tabId, allFrames: false }, files: CONTENT_SCRIPTS });
   await chrome.scripting.insertCSS({ target: { tabId }, files: ["content.css"] });
 }
 
@@ -116,10 +118,14 @@ async function setBlur(tabId, blur) {
 // Automatic scanning: a content script on every page, registered only when the user turns it on.
 async function syncAutoScan() {
   const settings = await medpicSettings();
-  const registered = await chrome.scripting.getRegisteredContentScripts({ ids: ["medpic-auto"] });
+  let registered = await chrome.scripting.getRegisteredContentScripts({ ids: ["medpic-auto"] });
   const granted = await chrome.permissions.contains({ origins: ["<all_urls>"] }).catch(() => false);
+  if (registered.length && registered[0].js.join() !== CONTENT_SCRIPTS.join()) {  // registered by an older version
+    await chrome.scripting.unregisterContentScripts({ ids: ["medpic-auto"] });
+    registered = [];
+  }
   if (settings.autoScan && granted && !registered.length) {
-    await chrome.scripting.registerContentScripts([{ id: "medpic-auto", matches: ["<all_urls>"], js: ["content.js"],
+    await chrome.scripting.registerContentScripts([{ id: "medpic-auto", matches: ["<all_urls>"], js: CONTENT_SCRIPTS,
       css: ["content.css"], runAt: "document_idle", excludeMatches: settings.neverSites.map(h => `*://${h}/*`) }]);
   } else if ((!settings.autoScan || !granted) && registered.length) {
     await chrome.scripting.unregisterContentScripts({ ids: ["medpic-auto"] });

@@ -1,51 +1,17 @@
-// MedPic content script: finds images (the same rules as the server's page discovery), shows
-// badges on the ones the backend calls medical, blurs them on request. Injected on demand.
+// MedPic content script: finds images by the server's own rules (discover.js, injected just before
+// this file), shows badges on the ones the backend calls medical, blurs them on request. Injected on demand.
 (() => {
   if (window.__medpic) return;  // injected twice: the first copy keeps working
-  const MIN_SIDE = 48;           // images rendered smaller than this are not checked
+  // Elements rendered smaller than this are not sent. The server skips pictures under
+  // Settings.min_image_side (32) decoded pixels anyway; the rendered size is what the page shows.
+  const MIN_RENDERED_SIDE = 32;
   const MAX_BYTES = 4 * 1024 * 1024;
+  const PLACEHOLDER = /^data:image\/gif;base64,R0lGODlhAQABA/;  // a lazy loader's 1x1 GIF: not worth a request
   const state = window.__medpic = { next: 0, byKey: new Map(), flagged: new Map(), blur: false, threshold: 0.5, auto: false };
 
-  const abs = (u) => { try { return new URL(u, document.baseURI).href; } catch (e) { return null; } };
-  const largest = (srcset) => {
-    let best = null, score = -1;
-    for (const part of srcset.split(/,\s+/)) {
-      const [u, d] = part.trim().split(/\s+/);
-      if (!u) continue;
-      let s = 1;
-      if (d) { const n = parseFloat(d); if (!isNaN(n)) s = n * (d.endsWith("x") ? 1000 : 1); }
-      if (s > score) { best = u; score = s; }
-    }
-    return best;
-  };
-  const bigEnough = (el) => { const r = el.getBoundingClientRect(); return r.width >= MIN_SIDE && r.height >= MIN_SIDE; };
-
-  function urlsOf(el) {
-    const out = [];
-    const tag = el.tagName;
-    if (tag === "IMG") {
-      if (el.srcset) out.push(largest(el.srcset));
-      out.push(el.currentSrc || el.getAttribute("src"));
-      for (const a of ["data-src", "data-original", "data-lazy-src"]) if (el.getAttribute(a)) out.push(el.getAttribute(a));
-      if (el.getAttribute("data-srcset")) out.push(largest(el.getAttribute("data-srcset")));
-      const pic = el.parentElement && el.parentElement.tagName === "PICTURE" ? el.parentElement : null;
-      if (pic && !el.currentSrc) for (const s of pic.querySelectorAll("source")) if (s.srcset) out.push(largest(s.srcset));
-    } else if (tag === "VIDEO" && el.poster) out.push(el.poster);
-    else if (tag === "image" || tag === "IMAGE") out.push(el.getAttribute("href") || el.getAttribute("xlink:href"));
-    const bg = getComputedStyle(el).backgroundImage;
-    if (bg && bg !== "none") for (const m of bg.matchAll(/url\(\s*(['"]?)(.*?)\1\s*\)/g)) out.push(m[2]);
-    return out.map(u => u && abs(u)).filter(u => u && /^(https?:|data:image\/|blob:)/.test(u)
-      && !/^data:image\/gif;base64,R0lGODlhAQABA/.test(u));  // 1x1 lazy-load placeholders
-  }
-
-  function candidates() {
-    const els = new Set(document.querySelectorAll("img, video[poster], svg image"));
-    for (const el of document.querySelectorAll("body *")) {
-      const bg = getComputedStyle(el).backgroundImage;
-      if (bg && bg !== "none" && bg.includes("url(")) els.add(el);
-    }
-    return [...els].filter(el => !el.closest("#medpic-overlay") && bigEnough(el));
-  }
+  const bigEnough = (el) => { const r = el.getBoundingClientRect(); return r.width >= MIN_RENDERED_SIDE && r.height >= MIN_RENDERED_SIDE; };
+  // The URLs an element offers, its picture first (discover.js decides both).
+  const urlsOf = (el) => globalThis.__medpicDiscovery.offers(el).map(f => f.url).filter(u => !PLACEHOLDER.test(u));
 
   async function toDataUri(url) {
     const res = await fetch(url, { credentials: "include" });
@@ -56,8 +22,8 @@
 
   async function collect(onlyNew) {
     const items = [];
-    for (const el of candidates()) {
-      if (onlyNew && el.dataset.medpicKey) continue;
+    for (const el of document.querySelectorAll("body *")) {  // the badges' overlay is outside <body>
+      if ((onlyNew && el.dataset.medpicKey) || !bigEnough(el)) continue;
       const urls = urlsOf(el);
       if (!urls.length) continue;
       const key = el.dataset.medpicKey || `m${state.next++}`;

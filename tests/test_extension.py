@@ -1,20 +1,30 @@
 """The browser extension, loaded unpacked in real Chromium, against a local MedPic app and the
 local test site: badges on exactly the medical images, blur, automatic mode, a stopped backend."""
 
+import importlib.util
 import json
-import shutil
+import zipfile
 
 import pytest
 
 from medpic.app import MedPicService, build_app
 from medpic.sources.browser import CHROMIUM_ARGS, find_chromium
 from medpic.model.classifier import Classifier
-from medpic.net.guard import origin_of
+from medpic.settings import origin_of
 from medpic.settings import REPO_ROOT, Settings
 from tests.localserver import free_port
 
 pytestmark = pytest.mark.browser
 REPORTS = REPO_ROOT / "reports"
+DISCOVER_JS = REPO_ROOT / "medpic" / "sources" / "page" / "discover.js"
+
+
+def build_tool():
+    """tools/build_extension.py, which assembles the extension from extension/ and the package."""
+    spec = importlib.util.spec_from_file_location("build_extension", REPO_ROOT / "tools" / "build_extension.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +44,7 @@ def extension_dir(tmp_path_factory):
     """The extension as the user has it after saving a local backend in the options: the
     backend's host granted (Chromium's permission prompt cannot be clicked headless)."""
     folder = tmp_path_factory.mktemp("ext") / "medpic"
-    shutil.copytree(REPO_ROOT / "extension", folder)
+    build_tool().assemble(folder)
     manifest = json.loads((folder / "manifest.json").read_text())
     manifest["host_permissions"] = ["http://127.0.0.1/*"]
     (folder / "manifest.json").write_text(json.dumps(manifest))
@@ -157,3 +167,22 @@ def test_manifest_asks_for_minimal_permissions():
     assert "host_permissions" not in manifest
     for path in ["background.js", "content.js", "popup.html", "options.html", *manifest["icons"].values()]:
         assert (REPO_ROOT / "extension" / path).is_file(), path
+
+
+def test_the_package_ships_the_servers_discovery_rules(tmp_path, monkeypatch):
+    """One copy of the rules: the built extension carries discover.js as the package has it, and
+    content.js keeps no rules of its own."""
+    tool = build_tool()
+    monkeypatch.setattr(tool, "UNPACKED", tmp_path / "medpic-extension")
+    monkeypatch.setattr(tool, "OUT", tmp_path / "medpic-extension.zip")
+    assert tool.main() == 0
+    with zipfile.ZipFile(tmp_path / "medpic-extension.zip") as archive:
+        assert archive.read("discover.js") == DISCOVER_JS.read_bytes()
+        assert archive.read("content.js") == (REPO_ROOT / "extension" / "content.js").read_bytes()
+    assert (tmp_path / "medpic-extension" / "discover.js").read_bytes() == DISCOVER_JS.read_bytes()
+    assert not (REPO_ROOT / "extension" / "discover.js").exists()  # never a second copy in the source
+    content = (REPO_ROOT / "extension" / "content.js").read_text()
+    for own_rule in ("data-original", "data-lazy", "largest(", "backgroundImage", "xlink:href", "poster"):
+        assert own_rule not in content, own_rule
+    assert "__medpicDiscovery.offers" in content
+

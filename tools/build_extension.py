@@ -1,14 +1,42 @@
-"""Build dist/medpic-extension.zip: the extension folder as the Chrome Web Store wants it
-(manifest at the root, no hidden files), after checking that every file the manifest names exists."""
+"""Build the browser extension: dist/medpic-extension/ to load unpacked (chrome://extensions,
+"Load unpacked"; `make extension` rebuilds it) and dist/medpic-extension.zip as the Chrome Web
+Store wants it (manifest at the root, no hidden files), after checking that every file the
+manifest names exists.
+
+The extension is extension/ plus the files it shares with the Python package, which git keeps
+once, in the package: discover.js, the image-discovery rules content.js uses. So extension/ alone
+is not loadable; the tests assemble it with ``assemble`` too.
+"""
 
 import json
+import os
+import shutil
 import sys
 import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCE = ROOT / "extension"
+SHARED = {"discover.js": ROOT / "medpic" / "sources" / "page" / "discover.js"}  # name in the extension -> file
+UNPACKED = ROOT / "dist" / "medpic-extension"
 OUT = ROOT / "dist" / "medpic-extension.zip"
+
+
+def extension_files() -> dict[str, Path]:
+    """Every file of the extension: its path inside the extension -> the file in this checkout."""
+    own = {p.relative_to(SOURCE).as_posix(): p for p in sorted(SOURCE.rglob("*"))
+           if p.is_file() and not any(part.startswith(".") for part in p.relative_to(SOURCE).parts)}
+    return {**own, **SHARED}
+
+
+def assemble(folder: Path) -> dict[str, Path]:
+    """Write the extension into ``folder`` (emptied first); returns its files as ``extension_files``."""
+    files = extension_files()
+    shutil.rmtree(folder, ignore_errors=True)
+    for name, path in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, folder / name)
+    return files
 
 
 def main() -> int:
@@ -19,12 +47,12 @@ def main() -> int:
     if missing:
         print(f"missing files named by manifest.json: {missing}", file=sys.stderr)
         return 1
-    OUT.parent.mkdir(exist_ok=True)
-    files = sorted(p for p in SOURCE.rglob("*") if p.is_file() and not any(part.startswith(".") for part in p.parts))
+    files = assemble(UNPACKED)
     with zipfile.ZipFile(OUT, "w", zipfile.ZIP_DEFLATED) as archive:
-        for path in files:
-            archive.write(path, path.relative_to(SOURCE).as_posix())
-    print(f"{OUT.relative_to(ROOT)}: {len(files)} files, version {manifest['version']}")
+        for name in files:
+            archive.write(UNPACKED / name, name)
+    print(f"{os.path.relpath(OUT, ROOT)} and {os.path.relpath(UNPACKED, ROOT)}/: {len(files)} files, "
+          f"version {manifest['version']}")
     return 0
 
 
