@@ -17,6 +17,11 @@ LEAVES = b"""<!doctype html><html><head><meta http-equiv="refresh" content="0;ur
 <script>document.getElementById("late").src = "/img/cat.jpg";
 setTimeout(() => { location.href = "/elsewhere.html"; }, 50);
 setTimeout(() => document.getElementById("f").submit(), 100);</script></body></html>"""
+SABOTAGE = b"""<!doctype html><html><body><img src="/img/retina.jpg" alt="fundus">
+<div style="width:300px;height:300px;background-image:url('/img/cat.jpg')"></div>
+<script>Object.assign = () => ({}); Array.prototype.push = function () { return 0; };
+window.getComputedStyle = () => ({ backgroundImage: "none" }); document.querySelectorAll = () => [];
+JSON.stringify = () => "{}"; Math.min = () => 0;</script></body></html>"""
 ELSEWHERE = b"<!doctype html><html><body><p>nothing here</p></body></html>"
 
 
@@ -25,6 +30,7 @@ def site():
     images = _images()
     routes = {"/leaves.html": (200, {"Content-Type": "text/html"}, LEAVES),
               "/elsewhere.html": (200, {"Content-Type": "text/html"}, ELSEWHERE),
+              "/sabotage.html": (200, {"Content-Type": "text/html"}, SABOTAGE),
               "/huge.html": (200, {"Content-Type": "text/html"}, b"<html><body>" + b"x" * 300_000 + b"</body></html>"),
               "/img/retina.jpg": (200, {"Content-Type": "image/jpeg"}, _enc(images["retina"], "JPEG")),
               "/img/cat.jpg": (200, {"Content-Type": "image/jpeg"}, _enc(images["cat"], "JPEG"))}
@@ -47,3 +53,9 @@ def test_a_page_that_navigates_away_keeps_its_images(site, browser_service):
 def test_a_page_over_the_document_limit_is_called_too_large(site, browser_service):
     with pytest.raises(ResponseTooLarge, match="over the limit of 100,000"):
         extract(site, "/huge.html", browser_service, max_document_bytes=100_000)
+
+
+def test_a_page_replacing_javascript_builtins_cannot_blind_discovery(site, browser_service):
+    _, candidates = extract(site, "/sabotage.html", browser_service)
+    found = {c.ref.replace(site.url, ""): (c.found_by, c.status) for c in candidates}
+    assert found["/img/retina.jpg"] == ("img", "ok") and found["/img/cat.jpg"] == ("css-background", "ok")

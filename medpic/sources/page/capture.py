@@ -179,17 +179,49 @@ async def _scroll(page, limits: WebLimits, budget_end: float) -> list[str]:
     return [f"scrolling stopped after {limits.max_scroll_steps} steps: {why}; images further down may be missing"]
 
 
+async def _frames(page) -> list[tuple[str, str]]:
+    """(CDP frame id, URL) of the page's main frame and its same-origin frames, in document order."""
+    cdp = await page.context.new_cdp_session(page)
+    try:
+        tree = (await cdp.send("Page.getFrameTree"))["frameTree"]
+    finally:
+        await cdp.detach()
+    origin = urlsplit(tree["frame"]["url"])[:2]
+    found, todo = [], [tree]
+    while todo:
+        node = todo.pop(0)
+        if not found or urlsplit(node["frame"]["url"])[:2] == origin:
+            found.append((node["frame"]["id"], node["frame"]["url"]))
+        todo.extend(node.get("childFrames", []))
+    return found
+
+
+async def _discover_in(page, frame_id: str, max_elements: int) -> dict:
+    """The discovery rules run in an isolated world of the frame: the page's DOM, MedPic's own
+    JavaScript builtins, so a page that replaces ``Object.assign`` or ``Array.prototype.push``
+    cannot blind or steer discovery."""
+    cdp = await page.context.new_cdp_session(page)
+    try:
+        world = await cdp.send("Page.createIsolatedWorld", {"frameId": frame_id, "worldName": "medpic"})
+        result = await cdp.send("Runtime.evaluate", {
+            "expression": f"({DISCOVER_JS})({int(max_elements)})", "contextId": world["executionContextId"],
+            "returnByValue": True, "awaitPromise": True})
+    finally:
+        await cdp.detach()
+    if "exceptionDetails" in result:
+        raise ValueError(result["exceptionDetails"].get("text", "discovery failed"))
+    return result["result"]["value"]
+
+
 async def _discover(page, limits: WebLimits) -> tuple[list[Sighting], list[str]]:
     """Run the discovery rules in the page and its same-origin frames."""
     error, _ = playwright_error_types()
     sightings: list[Sighting] = []
     notes: list[str] = []
-    origin = urlsplit(page.url)[:2]
-    frames = [f for f in page.frames if f == page.main_frame or urlsplit(f.url)[:2] == origin]
-    for n, frame in enumerate(frames):
+    for n, (frame_id, _url) in enumerate(await _frames(page)):
         try:
-            result = await frame.evaluate(DISCOVER_JS, limits.max_elements)
-        except error as exc:
+            result = await _discover_in(page, frame_id, limits.max_elements)
+        except (error, ValueError, KeyError) as exc:
             notes.append(f"a frame could not be read: {first_line(exc)}")
             continue
         if result["truncated"]:
