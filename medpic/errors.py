@@ -3,6 +3,7 @@
     MedPicError
     ├── InvalidInput (also ValueError)       the caller gave us something we cannot use
     │   └── FileTooLarge                     a file over the byte cap (carries size and limit)
+    ├── Busy                                 this caller already has as many requests running as allowed
     ├── ImageError                           one image could not become pixels
     │   ├── NotAnImage                       the bytes are not an image at all
     │   ├── UnsupportedFormat                an image format outside the allow-list
@@ -33,6 +34,7 @@ __all__ = [
     "MedPicError",
     "InvalidInput",
     "FileTooLarge",
+    "Busy",
     "ImageError",
     "NotAnImage",
     "UnsupportedFormat",
@@ -71,6 +73,10 @@ class FileTooLarge(InvalidInput):
     def __init__(self, size: int, limit: int, *, hint: str = "") -> None:
         super().__init__(f"file too large: {size:,} bytes is over the limit of {limit:,}" + (f" ({hint})" if hint else ""))
         self.size, self.limit = size, limit
+
+
+class Busy(MedPicError):
+    """One caller has as many requests running as the app allows: the next waits for one to end."""
 
 
 # -- images ---------------------------------------------------------------------------------

@@ -131,6 +131,10 @@ class Settings:
     # Requests the app works on at once, and how many may wait (MEDPIC_APP_CONCURRENCY, MEDPIC_APP_QUEUE).
     app_concurrency: int = 2
     app_queue_size: int = 64
+    # Requests one client (by address) may have running at once (MEDPIC_APP_PER_CLIENT), and whether
+    # that address is the first of X-Forwarded-For, as behind the Spaces proxy (MEDPIC_TRUST_PROXY).
+    app_per_client: int = 2
+    trust_proxy: bool = False
     # Seconds a report (CSV, ZIP) made by the app stays on disk (MEDPIC_OUTPUT_MAX_AGE); Gradio's own
     # copies are deleted on the same schedule.
     output_max_age_s: int = 3600
@@ -198,6 +202,8 @@ class Settings:
             api_token=(env.get("MEDPIC_API_TOKEN") or "").strip() or None,
             app_concurrency=_as_int("MEDPIC_APP_CONCURRENCY", env.get("MEDPIC_APP_CONCURRENCY"), defaults.app_concurrency),
             app_queue_size=_as_int("MEDPIC_APP_QUEUE", env.get("MEDPIC_APP_QUEUE"), defaults.app_queue_size),
+            app_per_client=_as_int("MEDPIC_APP_PER_CLIENT", env.get("MEDPIC_APP_PER_CLIENT"), defaults.app_per_client),
+            trust_proxy=_as_bool("MEDPIC_TRUST_PROXY", env.get("MEDPIC_TRUST_PROXY"), False),
             output_max_age_s=_as_int("MEDPIC_OUTPUT_MAX_AGE", env.get("MEDPIC_OUTPUT_MAX_AGE"),
                                      defaults.output_max_age_s),
             threshold=parsed_threshold,

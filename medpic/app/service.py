@@ -12,12 +12,15 @@ import platform
 import shutil
 import tempfile
 import threading
+from collections import Counter
+from contextlib import contextmanager
+from typing import Iterator
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from medpic.version import __version__
-from medpic.errors import InvalidInput
+from medpic.errors import Busy, InvalidInput
 from medpic.model.classifier import Classifier
 from medpic.net.fetch import Fetcher
 from medpic.report import SCAN_COLUMNS, write_csv
@@ -48,6 +51,7 @@ class MedPicService:
         atexit.register(shutil.rmtree, self._outputs, ignore_errors=True)
         self._counter = 0
         self._lock = threading.Lock()
+        self._in_flight: Counter[str] = Counter()
 
     # -- access ----------------------------------------------------------------------------
 
@@ -55,6 +59,31 @@ class MedPicService:
     def threshold(value: float | str | None) -> float | None:
         """An API caller's threshold: empty means the model's own."""
         return None if value is None or value == "" else parse_probability(value)
+
+    @contextmanager
+    def client_slot(self, client: str) -> Iterator[None]:
+        """Hold one of ``client``'s ``app_per_client`` places while its request runs: one caller
+        with slow URLs cannot take every worker of the app."""
+        limit = self.settings.app_per_client
+        with self._lock:
+            if self._in_flight[client] >= limit:
+                raise Busy(f"too many requests at once from your address ({limit} already running); "
+                           "try again when one has finished")
+            self._in_flight[client] += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._in_flight[client] -= 1
+                if not self._in_flight[client]:
+                    del self._in_flight[client]
+
+    def client_of(self, headers: dict[str, str], peer: str | None) -> str:
+        """The caller's address: the peer, or behind a trusted proxy the first X-Forwarded-For hop."""
+        forwarded = headers.get("x-forwarded-for", "")
+        if self.settings.trust_proxy and forwarded:
+            return forwarded.split(",")[0].strip()
+        return peer or "unknown"
 
     # -- the work --------------------------------------------------------------------------
 

@@ -15,18 +15,17 @@ import inspect
 import logging
 import queue
 import re
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
 
 import gradio as gr
-
 from starlette.middleware import Middleware
 
 from medpic.app.examples import build_examples
 from medpic.app.gate import Gate
 from medpic.app.service import MedPicService
-from medpic.errors import InvalidInput, MedPicError
-from medpic.errors import reason_of
+from medpic.errors import Busy, InvalidInput, MedPicError, reason_of
 from medpic.scan import ScanReport
 from medpic.settings import Settings
 from medpic.sources.targets import kind_of_file
@@ -46,20 +45,31 @@ def app_error(exc: BaseException) -> gr.Error:
     return gr.Error(reason_of(exc, doing="could not process the request"), print_exception=False)
 
 
-def _api(service: MedPicService, fn: Callable):
-    """Wrap an endpoint: typed errors to ``gr.Error``, a report to (JSON, CSV). The token is the
-    gate's business (``medpic.app.gate``), checked before any request reaches an endpoint."""
+def _client(service: MedPicService, request: gr.Request | None) -> str:
+    if request is None:
+        return "local"
+    return service.client_of(dict(request.headers), request.client.host if request.client else None)
+
+
+def _api(service: MedPicService, fn: Callable, *, limited: bool = True):
+    """Wrap an endpoint: the caller's place among ``app_per_client``, typed errors to ``gr.Error``,
+    a report to (JSON, CSV). The token is the gate's business (``medpic.app.gate``), checked before
+    any request reaches an endpoint."""
     def endpoint(*args):
+        *args, request = args  # Gradio passes the request last, as the signature below declares
         try:
-            result = fn(*args)
+            with service.client_slot(_client(service, request)) if limited else nullcontext():
+                result = fn(*args)
             if isinstance(result, ScanReport):
                 return service.as_json(result), service.csv_file(result)
             return result
         except Exception as exc:  # noqa: BLE001 - every failure reaches the caller as one readable line
             raise app_error(exc) from None
 
-    endpoint.__signature__ = inspect.signature(fn)
-    endpoint.__annotations__ = dict(getattr(fn, "__annotations__", {}))
+    signature = inspect.signature(fn)
+    request = inspect.Parameter("request", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=gr.Request)
+    endpoint.__signature__ = signature.replace(parameters=[*signature.parameters.values(), request])
+    endpoint.__annotations__ = {**getattr(fn, "__annotations__", {}), "request": gr.Request}
     endpoint.__name__ = fn.__name__
     endpoint.__doc__ = fn.__doc__
     return endpoint
@@ -97,6 +107,8 @@ def _summary_text(report: ScanReport, min_confidence: float, zipped: int) -> str
     return "\n\n".join(lines)
 
 
+# Every event that scans shares one concurrency limit (MEDPIC_APP_CONCURRENCY), across endpoints.
+WORK = "medpic-work"
 Job = Callable[[Callable[[str], None]], ScanReport]
 _NO_UPDATE = (gr.update(), gr.update(), None)
 
@@ -139,7 +151,14 @@ def _run(service: MedPicService, job: Job):
 
 def _chat(service: MedPicService, settings: Settings):
     """The chat handler: plan the scans of a message, run them one by one, stream progress."""
-    def respond(message: dict, history: list, threshold: float, min_confidence: float):
+    def respond(message: dict, history: list, threshold: float, min_confidence: float, request: gr.Request):
+        try:
+            with service.client_slot(_client(service, request)):
+                yield from _respond(message, history, threshold, min_confidence)
+        except Busy as exc:
+            yield [*(history or []), {"role": "assistant", "content": f"⚠️ {exc.reason}"}], *_NO_UPDATE
+
+    def _respond(message: dict, history: list, threshold: float, min_confidence: float):
         text = (message or {}).get("text", "") or ""
         files = [str(f) for f in (message or {}).get("files", []) or []]
         history = list(history or [])
@@ -205,11 +224,13 @@ def _add_api(service: MedPicService) -> None:
         return service.health()
 
     out2 = [report_out, csv_out]
-    buttons[0].click(_api(service, scan_url), [url_in, thr_in], out2, api_name="scan_url")
-    buttons[1].click(_api(service, scan_pdf), [pdf_in, thr_in], out2, api_name="scan_pdf")
-    buttons[2].click(_api(service, classify_images), [images_in, thr_in], out2, api_name="classify_images")
-    buttons[3].click(_api(service, classify_urls), [urls_in, page_in, thr_in], out2, api_name="classify_urls")
-    buttons[4].click(_api(service, health), None, [health_out], api_name="health")
+    shared = dict(concurrency_id=WORK, concurrency_limit=service.settings.app_concurrency)
+    buttons[0].click(_api(service, scan_url), [url_in, thr_in], out2, api_name="scan_url", **shared)
+    buttons[1].click(_api(service, scan_pdf), [pdf_in, thr_in], out2, api_name="scan_pdf", **shared)
+    buttons[2].click(_api(service, classify_images), [images_in, thr_in], out2, api_name="classify_images", **shared)
+    buttons[3].click(_api(service, classify_urls), [urls_in, page_in, thr_in], out2, api_name="classify_urls",
+                     **shared)
+    buttons[4].click(_api(service, health, limited=False), None, [health_out], api_name="health")
 
 
 class MedPicBlocks(gr.Blocks):
@@ -252,7 +273,7 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
                         elem_id="downloads")
         gr.Examples(examples=build_examples(), inputs=[box], label="Examples (work offline)")
         box.submit(_chat(service, settings), [box, chat, threshold, min_conf], [chat, gallery, files, box],
-                   api_visibility="private")
+                   api_visibility="private", concurrency_id=WORK, concurrency_limit=settings.app_concurrency)
         _add_api(service)
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=settings.app_queue_size)
     demo.medpic_service = service  # for tests and app.py's shutdown
