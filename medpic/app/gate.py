@@ -8,13 +8,16 @@ upload route open, so the check lives here, in an ASGI middleware that sees ever
   the cookie a browser gets by opening the app once as ``/?medpic_token=...``;
 - a request body over the document cap is refused (413), declared or streamed;
 - a ``FileData`` naming an ``http(s)`` URL is refused (400): Gradio would fetch it itself, around
-  MedPic's network guard. Files are uploaded; image URLs go to ``classify_urls``.
+  MedPic's network guard. Files are uploaded; image URLs go to ``classify_urls``;
+- a call to an endpoint that does not exist (404) or with the wrong number of inputs (400) gets
+  an answer that names the endpoints and their inputs, not a 500 or the components' reprs.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import re
 from typing import Any, Awaitable, Callable
 from urllib.parse import parse_qs
 
@@ -23,6 +26,7 @@ __all__ = ["Gate", "TOKEN_HEADER", "TOKEN_COOKIE"]
 TOKEN_HEADER = "x-medpic-token"
 TOKEN_COOKIE = "medpic_token"
 _API = "/gradio_api/"
+_CALL = re.compile(r"^/gradio_api/(?:call|run)/([^/]+)/?$")
 # Gradio's launch() calls this on itself once; it runs the app's start-up events, which run once.
 _OPEN = {"/gradio_api/startup-events"}
 
@@ -38,8 +42,8 @@ class _TooLarge(Exception):
 class Gate:
     """ASGI middleware: ``Gate(app, token=..., max_body=...)``."""
 
-    def __init__(self, app, *, token: str | None, max_body: int) -> None:
-        self.app, self.token, self.max_body = app, token, max_body
+    def __init__(self, app, *, token: str | None, max_body: int, endpoints: dict[str, tuple[str, ...]]) -> None:
+        self.app, self.token, self.max_body, self.endpoints = app, token, max_body, endpoints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -105,6 +109,8 @@ class Gate:
         if _names_a_file_url(payload):
             return await _refuse(send, 400, "files given by URL are not fetched: upload the file, or send image "
                                             "URLs to classify_urls")
+        if problem := self._call_problem(scope["path"], payload):
+            return await _refuse(send, *problem)
         replayed = False
 
         async def replay() -> dict:
@@ -115,6 +121,24 @@ class Gate:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+
+    def _call_problem(self, path: str, payload: object) -> tuple[int, str] | None:
+        """A named call that cannot work: an unknown name, or data that is not one value per input."""
+        match = _CALL.match(path)
+        if not match:
+            return None
+        name = match.group(1)
+        api = ", ".join(f"{n}({', '.join(inputs)})" for n, inputs in self.endpoints.items())
+        if name not in self.endpoints:
+            return 404, f"no endpoint named {name!r}; the API has: {api}"
+        inputs = self.endpoints[name]
+        data = payload.get("data") if isinstance(payload, dict) else None
+        if not isinstance(data, list) or len(data) != len(inputs):
+            given = len(data) if isinstance(data, list) else "no list of"
+            return 400, (f"{name} takes {len(inputs)} input(s) in \"data\": [{', '.join(inputs)}]; "
+                         f"got {given} input(s)")
+        return None
 
 
 async def _read(receive: Receive, cap: int) -> bytes:

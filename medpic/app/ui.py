@@ -107,6 +107,9 @@ def _summary_text(report: ScanReport, min_confidence: float, zipped: int) -> str
     return "\n\n".join(lines)
 
 
+# The named endpoints and their inputs, in order (the gate answers wrong calls with this).
+API = {"scan_url": ("url", "threshold"), "scan_pdf": ("file", "threshold"), "classify_images": ("files", "threshold"),
+       "classify_urls": ("urls", "page_url", "threshold"), "health": ()}
 # Every event that scans shares one concurrency limit (MEDPIC_APP_CONCURRENCY), across endpoints.
 WORK = "medpic-work"
 Job = Callable[[Callable[[str], None]], ScanReport]
@@ -240,7 +243,7 @@ class MedPicBlocks(gr.Blocks):
     def launch(self, *args, **kwargs):
         settings: Settings = self.medpic_service.settings
         app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
-        gate = Middleware(Gate, token=settings.api_token, max_body=settings.max_document_bytes)
+        gate = Middleware(Gate, token=settings.api_token, max_body=settings.max_document_bytes, endpoints=API)
         app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), gate]
         kwargs.setdefault("max_file_size", settings.max_document_bytes)
         return super().launch(*args, app_kwargs=app_kwargs, **kwargs)

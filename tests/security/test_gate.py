@@ -77,3 +77,21 @@ def test_a_browser_gets_the_token_once_as_a_cookie(app):
     code, _ = status(f"{app}/gradio_api/info", headers={"Cookie": cookie.split(";")[0]})
     assert code == 200
     assert status(f"{app}/gradio_api/info")[0] == 401
+
+
+def test_wrong_calls_get_an_answer_not_a_500(app):
+    headers = {"Content-Type": "application/json", "X-MedPic-Token": TOKEN}
+    code, text = status(f"{app}/gradio_api/call/nope", data=b'{"data": []}', headers=headers)
+    assert code == 404 and "scan_url(url, threshold)" in text
+    code, text = status(f"{app}/gradio_api/call/scan_url", data=b'{"data": []}', headers=headers)
+    assert code == 400 and "scan_url takes 2 input(s)" in text and "object at 0x" not in text
+
+
+def test_the_gate_knows_exactly_the_endpoints_the_app_has(app):
+    from medpic.app.ui import API
+
+    code, text = status(f"{app}/gradio_api/info", headers={"X-MedPic-Token": TOKEN})
+    named = json.loads(text)["named_endpoints"]
+    assert {f"/{name}" for name in API} == set(named)
+    for name, inputs in API.items():
+        assert [p["parameter_name"] for p in named[f"/{name}"]["parameters"]] == list(inputs)
