@@ -1,7 +1,9 @@
 """``medpic``: the command line. Parses arguments, builds Settings once, calls the package.
 
 Exit codes: 0 when the command ran (per-image errors are rows, not failures), 2 on usage
-errors (bad flags, missing inputs), 1 when the command itself could not run (no model).
+errors (bad flags, missing inputs), 1 when the command itself could not run (no model), 3 when
+the source given to ``scan`` could not be read as a whole (refused, unreachable, not a PDF,
+encrypted, damaged): the CSV then holds one row that says why.
 """
 
 from __future__ import annotations
@@ -14,14 +16,14 @@ from pathlib import Path
 from typing import Sequence
 
 from medpic.version import __version__
-from medpic.errors import InvalidInput, MedPicError
+from medpic.errors import ExtractionError, FetchError, InvalidInput, MedPicError
 from medpic.settings import Settings, parse_probability
 
 __all__ = ["main"]
 
 log = logging.getLogger("medpic")
 
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_UNREADABLE = 0, 1, 2, 3
 
 
 def _probability(text: str) -> float:
@@ -146,8 +148,11 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     bar = tqdm(total=None, file=sys.stderr, disable=None, bar_format="{desc} {elapsed}")
     browser = BrowserService.from_settings(settings) if is_url(args.target) and not args.no_browser else None
     try:
-        extraction = open_target(args.target, settings=settings, fetcher=Fetcher(settings.net_policy()),
-                                 browser=browser, on_stage=bar.set_description)
+        try:
+            extraction = open_target(args.target, settings=settings, fetcher=Fetcher(settings.net_policy()),
+                                     browser=browser, on_stage=bar.set_description)
+        except (ExtractionError, FetchError) as exc:
+            return _unreadable(args, exc)
         bar.set_description("judging the images")
         report = scan(extraction, classifier, JudgeOptions.from_settings(settings, threshold=args.threshold))
     finally:
@@ -170,6 +175,17 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     print(f"{report.source}: {report.summary().line()} in {time.monotonic() - started:.1f} s"
           + (f"; CSV written to {args.csv}" if args.csv else ""), file=sys.stderr)
     return EXIT_OK
+
+
+def _unreadable(args: argparse.Namespace, exc: MedPicError) -> int:
+    """The source as a whole could not be read: the report still exists, with one row saying why."""
+    from medpic.report import SCAN_COLUMNS, ReportRow, write_csv
+
+    if args.csv:
+        write_csv([ReportRow(source=args.target, image="", status="error", reason=exc.reason)], args.csv,
+                  columns=SCAN_COLUMNS)
+    print(f"medpic: error: {exc.reason}" + (f"; CSV written to {args.csv}" if args.csv else ""), file=sys.stderr)
+    return EXIT_UNREADABLE
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:

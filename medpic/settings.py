@@ -120,6 +120,9 @@ class Settings:
     max_document_bytes: int = 200 * 1024 * 1024
     # Pages read from one PDF (MEDPIC_MAX_PDF_PAGES).
     max_pdf_pages: int = 2000
+    # Decoded bytes read from any one PDF content stream (MEDPIC_MAX_PDF_STREAM_BYTES): a page whose
+    # content would inflate past this (a compression bomb) is not interpreted; its images are listed.
+    max_pdf_stream_bytes: int = 64 * 1024 * 1024
     # Images judged per page or document; the rest are "skipped" rows (MEDPIC_MAX_IMAGES).
     max_images: int = 2000
     # Images smaller than this on either side are "skipped: too small" (MEDPIC_MIN_IMAGE_SIDE).
@@ -196,6 +199,8 @@ class Settings:
             max_document_bytes=_as_int("MEDPIC_MAX_DOCUMENT_BYTES", env.get("MEDPIC_MAX_DOCUMENT_BYTES"),
                                        defaults.max_document_bytes),
             max_pdf_pages=_as_int("MEDPIC_MAX_PDF_PAGES", env.get("MEDPIC_MAX_PDF_PAGES"), defaults.max_pdf_pages),
+            max_pdf_stream_bytes=_as_int("MEDPIC_MAX_PDF_STREAM_BYTES", env.get("MEDPIC_MAX_PDF_STREAM_BYTES"),
+                                         defaults.max_pdf_stream_bytes),
             max_images=_as_int("MEDPIC_MAX_IMAGES", env.get("MEDPIC_MAX_IMAGES"), defaults.max_images),
             min_image_side=_as_int("MEDPIC_MIN_IMAGE_SIDE", env.get("MEDPIC_MIN_IMAGE_SIDE"), defaults.min_image_side),
             scan_budget_s=_as_int("MEDPIC_SCAN_BUDGET", env.get("MEDPIC_SCAN_BUDGET"), defaults.scan_budget_s),
@@ -229,7 +234,8 @@ class Settings:
     def pdf_limits(self) -> "PdfLimits":
         """The PDF extractor's bounds."""
         return PdfLimits(max_pages=self.max_pdf_pages, max_images=self.max_images, max_pixels=self.max_pixels,
-                         min_side=self.min_image_side, time_budget_s=float(self.scan_budget_s))
+                         min_side=self.min_image_side, time_budget_s=float(self.scan_budget_s),
+                         max_stream_bytes=self.max_pdf_stream_bytes)
 
     def web_limits(self) -> "WebLimits":
         """The page extractor's bounds."""
@@ -275,6 +281,7 @@ class PdfLimits:
     max_pixels: int
     min_side: int  # smaller images (rules, bullets, spacer pixels) are "skipped: too small"
     time_budget_s: float
+    max_stream_bytes: int  # decoded bytes of one content stream that may be interpreted
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -115,7 +115,8 @@ def mupdf_error_types() -> tuple[type[BaseException], ...]:
     """What MuPDF raises on damaged data, for code that records a note and goes on."""
     import pymupdf
 
-    return (pymupdf.FileDataError, pymupdf.mupdf.FzErrorBase, RuntimeError, ValueError)
+    # PyMuPDF asserts when MuPDF hands back no object (a page it cannot load): damage, not a bug of ours
+    return (pymupdf.FileDataError, pymupdf.mupdf.FzErrorBase, RuntimeError, ValueError, AssertionError)
 
 
 def mupdf_errors(*, opening: bool = False) -> "contextmanager[None]":

@@ -61,7 +61,7 @@ def test_medical_images_are_saved_and_zipped_with_a_manifest(pdf_path, tmp_path,
 def test_a_pdf_url_is_fetched_through_the_guard(pdf_path, tmp_path, capsys):
     with LocalServer({"/paper.pdf": (200, {"Content-Type": "application/pdf"}, pdf_path.read_bytes())}) as server:
         url = f"{server.url}/paper.pdf"
-        assert main(["scan", url]) == 2  # guard on: loopback refused
+        assert main(["scan", url]) == 3  # guard on: loopback refused, the source cannot be read
         assert "private or internal address" in capsys.readouterr().err
         out = tmp_path / "r.csv"
         assert main(["scan", url, "--allow-private", "--csv", str(out)]) == 0
@@ -76,8 +76,11 @@ def test_a_pdf_url_is_fetched_through_the_guard(pdf_path, tmp_path, capsys):
 def test_non_pdf_with_a_pdf_name_is_a_clear_error(tmp_path, capsys, content, message):
     path = tmp_path / "fake.pdf"
     path.write_bytes(content)
-    assert main(["scan", str(path)]) == 2
+    out = tmp_path / "r.csv"
+    assert main(["scan", str(path), "--csv", str(out)]) == 3
     assert message in capsys.readouterr().err
+    _, rows = rows_of(out)
+    assert [(r["source"], r["status"]) for r in rows] == [(str(path), "error")] and message in rows[0]["reason"]
 
 
 def test_encrypted_pdf_exits_with_a_reason(tmp_path, capsys):
@@ -85,7 +88,7 @@ def test_encrypted_pdf_exits_with_a_reason(tmp_path, capsys):
 
     path = tmp_path / "locked.pdf"
     path.write_bytes(encrypted_pdf(samples()["cat"], user_password="pw"))
-    assert main(["scan", str(path)]) == 1
+    assert main(["scan", str(path)]) == 3
     assert "encrypted PDF" in capsys.readouterr().err
 
 
