@@ -91,16 +91,22 @@ def _fill(first: Sighting, other: Sighting) -> Sighting:
 
 
 def _by_url(sightings: Iterable[Sighting]) -> list[Sighting]:
-    """One sighting per URL: the first, filled in by later ones."""
-    by_url: dict[str, Sighting] = {}
+    """One sighting per URL: the first, filled in by later ones. A ``data:`` URI inside an element
+    group stays in each group that has it, so a placeholder shared by many elements never merges
+    their pictures into one."""
+    by_url: dict[tuple, Sighting] = {}
     for s in sightings:
         s = replace(s, url=strip_fragment(s.url))
-        by_url[s.url] = _fill(by_url[s.url], s) if s.url in by_url else s
+        key = (s.url, s.group) if s.url.startswith("data:") and s.group else (s.url,)
+        by_url[key] = _fill(by_url[key], s) if key in by_url else s
     return list(by_url.values())
 
 
 def _best_of(members: list[Sighting]) -> Sighting:
-    best = min(members, key=lambda s: (_PREFERENCE.get(s.found_by, 3), -_suffix_area(s.url), s.order))
+    """The element's picture. An inline ``data:`` URI loses to any real URL of the same element: it
+    is the lazy loader's placeholder, even when the browser reports it as the srcset's choice."""
+    best = min(members, key=lambda s: (s.url.startswith("data:"), _PREFERENCE.get(s.found_by, 3),
+                                       -_suffix_area(s.url), s.order))
     return replace(best, order=min(m.order for m in members),
                    alt=best.alt or next((m.alt for m in members if m.alt), ""),
                    caption=best.caption or next((m.caption for m in members if m.caption), ""))

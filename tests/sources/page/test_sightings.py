@@ -59,3 +59,18 @@ def test_split_at_limit():
     items = [s(f"https://x.org/{i}.jpg", order=i) for i in range(5)]
     judged, left = split_at_limit(items, 3)
     assert len(judged) == 3 and [x.order for x in left] == [3, 4]
+
+
+def test_a_shared_placeholder_never_hides_the_pictures_offered_by_srcset():
+    placeholder = "data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7"
+    chosen = choose([  # the browser reports the 1x src as currentSrc: found_by "srcset" for both elements
+        s(placeholder, "srcset", 0, group="1"), s("https://x.org/a.jpg", "srcset", 1, group="1"),
+        s(placeholder, "srcset", 2, group="2"), s("https://x.org/b.jpg", "srcset", 3, group="2"),
+    ])
+    assert [c.url for c in chosen] == ["https://x.org/a.jpg", "https://x.org/b.jpg"]
+
+
+def test_a_data_uri_alone_in_its_element_is_still_its_picture():
+    inline = "data:image/png;base64,iVBORw0KGgo"
+    chosen = choose([s(inline, "img", 0, group="1"), s(inline, "img", 1, group="2")])
+    assert [c.url for c in chosen] == [inline]  # the same bytes twice: one picture
