@@ -39,7 +39,7 @@ def site():
 
 
 def extract(site, path, browser, **settings):
-    s = Settings(allowed_origins=frozenset({origin_of(site.url)}), scan_budget_s=30, **settings)
+    s = Settings(allowed_origins=frozenset({origin_of(site.url)}), **{"scan_budget_s": 30, **settings})
     extraction = extract_page(site.url + path, fetcher=Fetcher(s.net_policy()), limits=s.web_limits(), browser=browser)
     return extraction, list(extraction.candidates)
 
@@ -59,3 +59,15 @@ def test_a_page_replacing_javascript_builtins_cannot_blind_discovery(site, brows
     _, candidates = extract(site, "/sabotage.html", browser_service)
     found = {c.ref.replace(site.url, ""): (c.found_by, c.status) for c in candidates}
     assert found["/img/retina.jpg"] == ("img", "ok") and found["/img/cat.jpg"] == ("css-background", "ok")
+
+
+def test_a_page_that_stops_answering_still_reports_what_it_loaded(browser_service):
+    images = _images()
+    busy = b"""<!doctype html><html><body><img src="/img/retina.jpg" alt="fundus">
+<script>setTimeout(() => { while (true) {} }, 300);</script></body></html>"""
+    routes = {"/busy.html": (200, {"Content-Type": "text/html"}, busy),
+              "/img/retina.jpg": (200, {"Content-Type": "image/jpeg"}, _enc(images["retina"], "JPEG"))}
+    with LocalServer(routes) as server:
+        extraction, candidates = extract(server, "/busy.html", browser_service, scan_budget_s=8)
+    assert any("stopped answering" in n for n in extraction.notes), extraction.notes
+    assert [c.status for c in candidates if c.ref.endswith("/img/retina.jpg")] == ["ok"]

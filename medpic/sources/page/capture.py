@@ -264,9 +264,27 @@ async def _open_page(context, url: str, limits: WebLimits, keeper: _BodyKeeper, 
     return page
 
 
-async def render_page(browser, url: str, *, fetcher: Fetcher, limits: WebLimits) -> PageCapture:
-    """Render ``url`` in a fresh context and collect every image sighting and image body."""
+async def _read_page(page, context, limits: WebLimits, started: float, keeper: _BodyKeeper):
+    """Scroll, settle, discover, read blobs: (sightings, notes, cookies)."""
     _, timeout = playwright_error_types()
+    budget_end = started + limits.budget_s * 0.6  # leave time for fetching and classifying
+    notes = await _scroll(page, limits, budget_end)
+    try:
+        remaining = max(0.2, min(limits.settle_s, budget_end + limits.budget_s * 0.1 - time.monotonic()))
+        await page.wait_for_load_state("networkidle", timeout=remaining * 1000)
+    except timeout:
+        notes.append("the network had not settled when images were collected")
+    sightings, frame_notes = await _discover(page, limits)
+    keeper.bodies.update(await _read_blobs(page, sightings, limits))
+    cookies = "; ".join(f"{c['name']}={c['value']}" for c in await context.cookies(page.url))
+    return sightings, notes + frame_notes, cookies
+
+
+async def render_page(browser, url: str, *, fetcher: Fetcher, limits: WebLimits) -> PageCapture:
+    """Render ``url`` in a fresh context and collect every image sighting and image body.
+
+    Past 80% of the scan budget (a page that stops answering: a busy script, an endless load) the
+    page is left as it is and what was found so far is returned, with a note."""
     started = time.monotonic()
     context = await browser.new_context(service_workers="block", accept_downloads=False, user_agent=USER_AGENT,
                                         viewport={"width": 1280, "height": 900})
@@ -278,18 +296,16 @@ async def render_page(browser, url: str, *, fetcher: Fetcher, limits: WebLimits)
         await context.route_web_socket("**/*", lambda ws: ws.close(code=1008, reason="blocked by MedPic"))
         await context.route("**/*", guard)
         page = await _open_page(context, url, limits, keeper, guard)
-        budget_end = started + limits.budget_s * 0.6  # leave time for fetching and classifying
-        notes = await _scroll(page, limits, budget_end)
         try:
-            remaining = max(0.2, min(limits.settle_s, budget_end + limits.budget_s * 0.1 - time.monotonic()))
-            await page.wait_for_load_state("networkidle", timeout=remaining * 1000)
-        except timeout:
-            notes.append("the network had not settled when images were collected")
-        sightings, frame_notes = await _discover(page, limits)
-        keeper.bodies.update(await _read_blobs(page, sightings, limits))
-        await keeper.finish(started + limits.budget_s * 0.7 - time.monotonic())
-        cookies = "; ".join(f"{c['name']}={c['value']}" for c in await context.cookies(page.url))
-        return PageCapture(page.url, sightings, keeper.bodies, notes + frame_notes, cookies, blocked=guard.blocked)
+            sightings, notes, cookies = await asyncio.wait_for(
+                _read_page(page, context, limits, started, keeper),
+                timeout=max(1.0, started + limits.budget_s * 0.8 - time.monotonic()))
+        except asyncio.TimeoutError:
+            sightings, cookies = [], ""
+            notes = ["the page stopped answering before it could be read to the end; the report lists the images "
+                     "it had loaded by then"]
+        await keeper.finish(started + limits.budget_s * 0.85 - time.monotonic())
+        return PageCapture(page.url, sightings, dict(keeper.bodies), notes, cookies, blocked=guard.blocked)
     finally:
         keeper.cancel()
         pool.shutdown(wait=False, cancel_futures=True)
