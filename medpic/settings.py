@@ -127,6 +127,9 @@ class Settings:
     max_images: int = 2000
     # Images smaller than this on either side are "skipped: too small" (MEDPIC_MIN_IMAGE_SIDE).
     min_image_side: int = 32
+    # JavaScript memory one rendered page may use, MB (MEDPIC_RENDERER_HEAP_MB): past it, its renderer
+    # crashes and the scan reports what the page had loaded.
+    renderer_heap_mb: int = 512
     # Whole-scan time budget for one page or PDF, seconds (MEDPIC_SCAN_BUDGET).
     scan_budget_s: int = 120
     # When set, API calls must send this value in an X-MedPic-Token header (MEDPIC_API_TOKEN).
@@ -203,6 +206,8 @@ class Settings:
                                          defaults.max_pdf_stream_bytes),
             max_images=_as_int("MEDPIC_MAX_IMAGES", env.get("MEDPIC_MAX_IMAGES"), defaults.max_images),
             min_image_side=_as_int("MEDPIC_MIN_IMAGE_SIDE", env.get("MEDPIC_MIN_IMAGE_SIDE"), defaults.min_image_side),
+            renderer_heap_mb=_as_int("MEDPIC_RENDERER_HEAP_MB", env.get("MEDPIC_RENDERER_HEAP_MB"),
+                                     defaults.renderer_heap_mb),
             scan_budget_s=_as_int("MEDPIC_SCAN_BUDGET", env.get("MEDPIC_SCAN_BUDGET"), defaults.scan_budget_s),
             api_token=(env.get("MEDPIC_API_TOKEN") or "").strip() or None,
             app_concurrency=_as_int("MEDPIC_APP_CONCURRENCY", env.get("MEDPIC_APP_CONCURRENCY"), defaults.app_concurrency),
@@ -245,7 +250,8 @@ class Settings:
                          fetch_timeout_s=float(self.fetch_timeout_s), max_scroll_steps=self.max_scroll_steps,
                          scroll_step_px=self.scroll_step_px, settle_s=self.settle_s,
                          max_elements=self.max_dom_elements, svg_max_side=self.svg_max_side,
-                         download_workers=self.download_workers, max_redirects=self.max_redirects)
+                         download_workers=self.download_workers, max_redirects=self.max_redirects,
+                         renderer_heap_mb=self.renderer_heap_mb)
 
     def with_(self, **changes) -> "Settings":
         """A copy with some fields changed (CLI flags override the environment)."""
@@ -303,6 +309,7 @@ class WebLimits:
     svg_max_side: int
     download_workers: int
     max_redirects: int
+    renderer_heap_mb: int
 
     def image_fetch(self, *, remaining_s: float | None = None) -> FetchLimits:
         """Bounds for fetching one image of the page, within what is left of the scan."""

@@ -81,10 +81,11 @@ class BrowserService:
     """A shared headless Chromium on its own event-loop thread."""
 
     def __init__(self, *, executable: str | None = None, browsers_path: Path = Settings.playwright_browsers_path,
-                 extra_args: list[str] | None = None) -> None:
+                 renderer_heap_mb: int = Settings.renderer_heap_mb, extra_args: list[str] | None = None) -> None:
         self._configured = executable
         self._browsers_path = browsers_path
-        self._extra_args = extra_args or []
+        # a page's JavaScript heap is capped: a page that allocates without end crashes its own renderer
+        self._extra_args = [f"--js-flags=--max-old-space-size={renderer_heap_mb}", *(extra_args or [])]
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._playwright = None
@@ -157,7 +158,8 @@ class BrowserService:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "BrowserService":
-        return cls(executable=settings.chromium, browsers_path=settings.playwright_browsers_path)
+        return cls(executable=settings.chromium, browsers_path=settings.playwright_browsers_path,
+                   renderer_heap_mb=settings.renderer_heap_mb)
 
     def rasterize_svg(self, data: bytes, *, max_side: int, timeout_s: float) -> bytes | None:
         """A PNG of an SVG image drawn by Chromium with all network access refused, or ``None``

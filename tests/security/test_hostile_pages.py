@@ -71,3 +71,20 @@ def test_a_page_that_stops_answering_still_reports_what_it_loaded(browser_servic
         extraction, candidates = extract(server, "/busy.html", browser_service, scan_budget_s=8)
     assert any("stopped answering" in n for n in extraction.notes), extraction.notes
     assert [c.status for c in candidates if c.ref.endswith("/img/retina.jpg")] == ["ok"]
+
+
+def test_a_page_that_allocates_without_end_crashes_only_its_renderer(browser_service):
+    greedy = b"""<!doctype html><html><body><script>const keep = [];
+setTimeout(() => { while (true) keep.push(new Array(1e6).fill(1.5)); }, 200);</script></body></html>"""
+    with LocalServer({"/greedy.html": (200, {"Content-Type": "text/html"}, greedy)}) as server:
+        extraction, candidates = extract(server, "/greedy.html", browser_service, scan_budget_s=20)
+    assert any("crashed its renderer" in n for n in extraction.notes), extraction.notes
+    assert browser_service.run(lambda b: _still_works(b), timeout=30) == "ok"  # the browser itself lives on
+
+
+async def _still_works(browser):
+    page = await browser.new_page()
+    await page.set_content("<title>ok</title>")
+    title = await page.title()
+    await page.close()
+    return title

@@ -296,6 +296,8 @@ async def render_page(browser, url: str, *, fetcher: Fetcher, limits: WebLimits)
         await context.route_web_socket("**/*", lambda ws: ws.close(code=1008, reason="blocked by MedPic"))
         await context.route("**/*", guard)
         page = await _open_page(context, url, limits, keeper, guard)
+        crashed: list[bool] = []
+        page.on("crash", lambda _: crashed.append(True))
         try:
             sightings, notes, cookies = await asyncio.wait_for(
                 _read_page(page, context, limits, started, keeper),
@@ -304,6 +306,12 @@ async def render_page(browser, url: str, *, fetcher: Fetcher, limits: WebLimits)
             sightings, cookies = [], ""
             notes = ["the page stopped answering before it could be read to the end; the report lists the images "
                      "it had loaded by then"]
+        except playwright_error_types()[0]:
+            if not crashed:
+                raise
+            sightings, cookies = [], ""  # the renderer was stopped: over its memory cap, or broken
+            notes = [f"the page crashed its renderer (a page may use {limits.renderer_heap_mb} MB of JavaScript "
+                     "memory); the report lists the images it had loaded by then"]
         await keeper.finish(started + limits.budget_s * 0.85 - time.monotonic())
         return PageCapture(page.url, sightings, dict(keeper.bodies), notes, cookies, blocked=guard.blocked)
     finally:
