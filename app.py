@@ -8,9 +8,10 @@ when set, else the bundled copy; the page and health() say which.
 import logging
 
 from medpic.app import build_app
+from medpic.logs import configure as configure_logging
 from medpic.settings import Settings
 
-logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+configure_logging(verbose=False, level=logging.INFO)  # the server's own log; library chatter stays out
 
 demo = build_app(Settings.from_env())
 

@@ -17,6 +17,7 @@ from typing import Sequence
 
 from medpic.version import __version__
 from medpic.errors import ExtractionError, FetchError, InvalidInput, MedPicError
+from medpic.logs import configure as configure_logging
 from medpic.settings import Settings, parse_probability
 
 __all__ = ["main"]
@@ -99,7 +100,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     from medpic.model.classifier import Classifier
     from medpic.report import CLASSIFY_COLUMNS, format_table, write_csv
     from medpic.scan import JudgeOptions, scan
-    from medpic.sources.files import expand_paths
+    from medpic.sources.files import expand_paths, skipped_note
     from medpic.sources.targets import open_image_files
 
     paths: list[str] = []
@@ -107,7 +108,10 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
         paths.extend(_read_stdin_paths() if p == "-" else [p])
     if not paths:
         raise InvalidInput("no paths given (stdin was empty)")
-    files = list(expand_paths(paths))
+    skipped: list[str] = []
+    files = list(expand_paths(paths, skipped=skipped))
+    if note := skipped_note(skipped):
+        print(f"note: {note}", file=sys.stderr)
     if args.batch:
         settings = settings.with_(batch_size=args.batch)
     classifier = Classifier.load(settings)
@@ -223,8 +227,7 @@ COMMANDS = {"classify": cmd_classify, "scan": cmd_scan, "train": cmd_train, "eva
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    configure_logging(verbose=args.verbose)
     try:
         settings = Settings.from_env()
         return COMMANDS[args.command](args, settings)

@@ -16,7 +16,7 @@ import numpy as np
 from PIL import Image
 
 from medpic.concurrency import prefetch
-from medpic.errors import reason_of
+from medpic.errors import ImageTooLarge, reason_of
 from medpic.imaging import decode_image
 from medpic.model.classifier import Classifier, Prediction
 from medpic.report import ReportRow, Summary
@@ -101,6 +101,9 @@ def prepare(cand: ImageCandidate, *, max_pixels: int, min_side: int = 0
     if image is None:
         try:
             decoded = decode_image(cand.data or b"", max_pixels=max_pixels)
+        except ImageTooLarge as exc:  # a bomb's row still says how large it claimed to be
+            return replace(cand, width=exc.width or cand.width, height=exc.height or cand.height), None, \
+                Status.ERROR, exc.reason
         except Exception as exc:  # noqa: BLE001 - one image never aborts a page or a document
             return cand, None, Status.ERROR, reason_of(exc, doing="could not decode image")
         image = decoded.image

@@ -82,3 +82,42 @@ def test_console_script_runs(folder):
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "medical" in proc.stdout
+
+
+def _damaged_tiffs(folder):
+    """Three TIFFs that make the libraries talk: libtiff from C (a Deflate strip that is not
+    Deflate), Pillow's logger (65535 samples per pixel) and Python warnings (a tag past the end)."""
+    from tests.image_files import png_claiming, tiff
+
+    files = {"deflate.tif": tiff(8, b"\x00garbage" * 10), "samples.tif": tiff(1, samples=65535),
+             "truncated.tif": tiff(1, extra=((305, 2, 100, 100_000),)), "bomb.png": png_claiming(60_000, 60_000)}
+    for name, data in files.items():
+        (folder / name).write_bytes(data)
+    return sorted(str(folder / name) for name in files)
+
+
+def test_library_messages_stay_off_the_terminal_and_go_to_the_log_with_v(tmp_path):
+    paths = _damaged_tiffs(tmp_path)
+    out = tmp_path / "report.csv"
+
+    quiet = subprocess.run([sys.executable, "-m", "medpic", "classify", *paths, "--csv", str(out)],
+                           capture_output=True, text=True, timeout=120)
+    assert quiet.returncode == 0, quiet.stderr
+    lines = [line for line in quiet.stderr.splitlines()
+             if line.strip() and not line.startswith("INFO: Created TensorFlow Lite")]  # the model runtime's own
+    assert lines == [f"4 images: 0 medical, 0 non-medical, 4 errors; CSV written to {out}"], quiet.stderr
+    header, *rows = read_csv(out)
+    reasons = {r[1].rsplit("/", 1)[-1]: r[header.index("reason")] for r in rows}
+    assert reasons == {
+        "bomb.png": "too large: 60000x60000 pixels is over the limit of 50,000,000",
+        "deflate.tif": "corrupt image: damaged TIFF data",
+        "samples.tif": "corrupt image: unreadable TIFF header",
+        "truncated.tif": "corrupt image: Truncated File Read",
+    }
+
+    verbose = subprocess.run([sys.executable, "-m", "medpic", "-v", "classify", *paths, "--csv", str(out)],
+                             capture_output=True, text=True, timeout=120)
+    assert verbose.returncode == 0, verbose.stderr
+    assert "INFO medpic.imaging: libtiff: " in verbose.stderr
+    assert "ERROR PIL.TiffImagePlugin: " in verbose.stderr
+    assert "INFO medpic.imaging: Pillow UserWarning: Truncated File Read" in verbose.stderr

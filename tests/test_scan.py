@@ -51,3 +51,16 @@ def test_summary_line_has_the_counts_and_plurals():
         "1 image: 1 medical, 0 non-medical, 0 errors"
     assert Summary(found=5, ok=3, medical=1, skipped=1, errors=1).line() == \
         "5 images: 1 medical, 2 non-medical, 1 skipped, 1 error"
+
+
+def test_a_bomb_row_carries_the_size_it_declared(classifier):
+    import struct
+    import zlib
+
+    ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    chunk = struct.pack(">I", len(ihdr)) + b"IHDR" + ihdr + struct.pack(">I", zlib.crc32(b"IHDR" + ihdr))
+    bomb = b"\x89PNG\r\n\x1a\n" + chunk
+    candidate = ImageCandidate.from_bytes(bomb, source="s", ref="bomb.png", found_by="file", order=0)
+    row, = [j.row for j in judge([candidate], classifier, JudgeOptions.from_settings(Settings()))]
+    assert (row.status, row.width, row.height) == ("error", 60000, 60000)
+    assert row.reason.startswith("too large: 60000x60000 pixels")

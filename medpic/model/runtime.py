@@ -7,15 +7,43 @@ interpreter is the fallback when LiteRT is not installed.
 
 from __future__ import annotations
 
+import logging
 import os
+import sys
+import tempfile
 import threading
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
 from medpic.errors import ModelError
 
 __all__ = ["TFLiteRuntime"]
+
+log = logging.getLogger(__name__)
+
+
+@contextmanager
+def _native_stderr_to_log() -> Iterator[None]:
+    """LiteRT's C++ runtime writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to file
+    descriptor 2 when an interpreter is built, with no switch to turn it off. The model is built
+    once, at start-up, before any other work: for that moment fd 2 goes to a file, and what was
+    written is logged (``-v`` shows it) instead of landing in the user's terminal."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            said = sink.read().decode(errors="replace").strip()
+            if said:
+                log.info("model runtime: %s", " | ".join(said.splitlines()))
 
 
 def _interpreter_class():
@@ -47,8 +75,10 @@ class TFLiteRuntime:
     def __init__(self, path: str | Path, *, threads: int = 0) -> None:
         cls, self.engine = _interpreter_class()
         try:
-            self._interpreter = cls(model_path=str(path), num_threads=threads or available_cpus())
-            self._interpreter.allocate_tensors()
+            with _native_stderr_to_log():
+                self._interpreter = cls(model_path=str(path), num_threads=threads or available_cpus())
+                self._interpreter.allocate_tensors()
+                self._interpreter.invoke()  # the delegate is applied lazily, on the first run
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load model file {str(path)!r}: {exc}") from exc
         inp = self._interpreter.get_input_details()[0]

@@ -7,21 +7,41 @@ real reason (``no such file``, ``file too large: ...``, ``permission denied``) a
 from __future__ import annotations
 
 import os
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
 
+from PIL import Image
+
 from medpic.errors import FileTooLarge, InvalidInput
 from medpic.sources.candidates import ImageCandidate, Status
 
-__all__ = ["InputFile", "expand_paths", "read_file_capped", "file_candidates", "IMAGE_EXTENSIONS"]
+__all__ = ["InputFile", "expand_paths", "skipped_note", "read_file_capped", "file_candidates", "IMAGE_EXTENSIONS"]
 
-# Extensions collected when walking a folder. Refused formats (SVG, PSD, HEIC, DICOM) are
-# included on purpose: the report should say they were found and why they were not judged.
-IMAGE_EXTENSIONS = frozenset({
-    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".gif", ".webp", ".avif", ".bmp", ".dib", ".tif",
-    ".tiff", ".ico", ".svg", ".psd", ".heic", ".heif", ".dcm", ".jp2",
+# Pillow formats whose extensions are not pictures: video, and stubs for scientific data files.
+_NOT_PICTURES = frozenset({"MPEG", "BUFR", "GRIB", "HDF5"})
+# The allow-list's extensions, formats refused by name that Pillow has no reader for (SVG, HEIC,
+# DICOM, JPEG XL) and extensions Pillow's registry leaves out (.mpo, .psb).
+_RECOGNISED = frozenset({
+    ".jpg", ".jpeg", ".jpe", ".jfif", ".png", ".apng", ".gif", ".webp", ".avif", ".avifs", ".bmp",
+    ".dib", ".tif", ".tiff", ".ico", ".mpo", ".svg", ".svgz", ".psd", ".psb", ".heic", ".heif", ".hif",
+    ".dcm", ".dicom", ".jp2", ".j2k", ".jpx", ".jxl", ".eps", ".dds",
 })
+
+
+def _pillow_extensions() -> frozenset[str]:
+    """Every extension of a format Pillow can open (its registry, loaded in full)."""
+    Image.init()
+    return frozenset(ext.lower() for ext, fmt in Image.registered_extensions().items()
+                     if fmt in Image.OPEN and fmt not in _NOT_PICTURES)
+
+
+# Extensions collected when walking a folder: every format the decoder can open, including those
+# outside the allow-list (PSD, EPS, DDS, PPM, ...), plus the ones refused by name (SVG, HEIC,
+# DICOM): the report should say they were found and why they were not judged, and a file that
+# decodes (.mpo, .apng, .avifs) is never passed over.
+IMAGE_EXTENSIONS = _RECOGNISED | _pillow_extensions()
 
 
 @dataclass(frozen=True)
@@ -33,25 +53,42 @@ class InputFile:
     ref: str = ""  # how the report names it; the path unless given (an upload's own file name)
 
 
-def expand_paths(arguments: Iterable[str]) -> Iterator[InputFile]:
+def expand_paths(arguments: Iterable[str], *, skipped: list[str] | None = None) -> Iterator[InputFile]:
     """Files as given, folders walked recursively (image extensions only, sorted, no hidden).
 
     A path that does not exist is still yielded, so that it gets its own error row instead of
-    vanishing from the report.
+    vanishing from the report. A walked file passed over for its extension is appended to
+    ``skipped`` when given (``skipped_note`` words them for the user); hidden files and folders
+    are left out on purpose and not counted.
     """
     for arg in arguments:
         path = Path(arg)
         if path.is_dir():
-            found = []
+            found, passed = [], []
             for root, dirs, files in os.walk(path):
                 dirs[:] = sorted(d for d in dirs if not d.startswith("."))
                 for name in files:
-                    if not name.startswith(".") and Path(name).suffix.lower() in IMAGE_EXTENSIONS:
-                        found.append(os.path.join(root, name))
+                    if name.startswith("."):
+                        continue
+                    is_image = Path(name).suffix.lower() in IMAGE_EXTENSIONS
+                    (found if is_image else passed).append(os.path.join(root, name))
+            if skipped is not None:
+                skipped.extend(sorted(passed))
             for file in sorted(found):
                 yield InputFile(arg, file)
         else:
             yield InputFile(arg, arg)
+
+
+def skipped_note(paths: Iterable[str]) -> str:
+    """One line on the files a folder walk passed over, counted by extension, most common first:
+    ``3 files skipped (not images by extension: .txt 2, .json 1)``; empty when there are none."""
+    counts = Counter(Path(p).suffix.lower() or "no extension" for p in paths)
+    total = sum(counts.values())
+    if not total:
+        return ""
+    detail = ", ".join(f"{ext} {n}" for ext, n in sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+    return f"{total} file{'s' if total != 1 else ''} skipped (not images by extension: {detail})"
 
 
 def read_file_capped(path: str | os.PathLike, max_bytes: int) -> bytes:

@@ -4,7 +4,8 @@ import pytest
 
 from medpic.errors import FileTooLarge
 from medpic.settings import Settings
-from medpic.sources.files import InputFile, file_candidates, read_file_capped
+from medpic.imaging import decode_image
+from medpic.sources.files import InputFile, expand_paths, file_candidates, read_file_capped, skipped_note
 from medpic.sources.targets import kind_of_file, open_image_files
 from tests.conftest import encode
 
@@ -51,3 +52,41 @@ def test_a_pdf_is_known_by_its_bytes_not_its_name(tmp_path):
     assert kind_of_file(disguised) == "pdf"
     assert kind_of_file(named) == "other"
     assert kind_of_file(tmp_path / "photo.JPG") == "image"
+
+
+def test_folder_walk_lists_every_file_that_decodes_and_says_what_it_passed_over(tmp_path, cat):
+    """Regression: .mpo, .apng and .avifs decoded when given by name but vanished from a folder."""
+    frames = [cat.resize((64, 48)), cat.resize((64, 48)).rotate(180)]
+    (tmp_path / "deep").mkdir()
+    frames[0].save(tmp_path / "stereo.mpo", "MPO", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "deep" / "anim.apng", "PNG", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "seq.avifs", "AVIF", save_all=True, append_images=frames[1:])
+    frames[0].save(tmp_path / "gray.pgm", "PPM")  # opens, outside the allow-list: a row that says so
+    (tmp_path / "layers.psd").write_bytes(b"8BPS" + bytes(40))
+    (tmp_path / "phone.HEIC").write_bytes(b"\x00\x00\x00\x18ftypheic\x00\x00\x00\x00mif1heic")
+    for name in ("notes.txt", "more.txt", "meta.json", "Makefile"):
+        (tmp_path / name).write_text("not a picture")
+    (tmp_path / ".hidden.png").write_bytes(b"\x89PNG")
+
+    skipped: list[str] = []
+    found = [f.path for f in expand_paths([str(tmp_path)], skipped=skipped)]
+    names = [p.rsplit("/", 1)[-1] for p in found]
+    assert names == ["anim.apng", "gray.pgm", "layers.psd", "phone.HEIC", "seq.avifs", "stereo.mpo"]
+    for path in found:
+        if path.endswith((".apng", ".avifs", ".mpo")):
+            assert decode_image(open(path, "rb").read()).width == 64
+    assert sorted(p.rsplit("/", 1)[-1] for p in skipped) == ["Makefile", "meta.json", "more.txt", "notes.txt"]
+    assert skipped_note(skipped) == "4 files skipped (not images by extension: .txt 2, .json 1, no extension 1)"
+
+
+def test_skipped_note_is_empty_or_one_line():
+    assert skipped_note([]) == ""
+    assert skipped_note(["a/b.DOCX"]) == "1 file skipped (not images by extension: .docx 1)"
+
+
+def test_files_given_by_name_are_never_skipped(tmp_path):
+    given = tmp_path / "notes.txt"
+    given.write_text("x")
+    skipped: list[str] = []
+    assert [f.path for f in expand_paths([str(given)], skipped=skipped)] == [str(given)]
+    assert skipped == []
