@@ -40,6 +40,7 @@ bench: $(STAMP)  ## speed and memory figures (not tests)
 	$(PY) bench/scan_web.py
 	$(PY) bench/load_app.py
 	$(PY) bench/extension_scan.py
+	$(PY) bench/attack.py
 
 extension: $(STAMP)  ## dist/medpic-extension.zip for the Chrome Web Store, dist/medpic-extension/ to load unpacked
 	$(PY) tools/build_extension.py

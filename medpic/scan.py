@@ -114,14 +114,12 @@ def prepare(cand: ImageCandidate, *, max_pixels: int, min_side: int = 0
 
 
 def _ready(cand: ImageCandidate, classifier: Classifier, options: JudgeOptions
-           ) -> tuple[ImageCandidate, np.ndarray | None, str, str]:
-    """``prepare``, then the model's preprocessing, on a worker thread. What waits for the model
-    is its small input array: the full-resolution picture (and the candidate's copy of it) is
-    dropped here, so look-ahead costs kilobytes per image, not the size of a decoded scan."""
+           ) -> tuple[ImageCandidate, Image.Image | None, str, str]:
+    """``prepare``, then the picture shrunk to the model's input size, on a worker thread. What
+    waits for the model is that small 8-bit picture: the full-resolution one (and the candidate's
+    copy of it) is dropped here, so look-ahead costs kilobytes per image, not a decoded scan."""
     cand, image, status, reason = prepare(cand, max_pixels=options.max_pixels, min_side=options.min_side)
-    if image is None:
-        return replace(cand, image=None), None, status, reason
-    return replace(cand, image=None), classifier.preprocess([image])[0], status, reason
+    return replace(cand, image=None), classifier.shrink(image) if image is not None else None, status, reason
 
 
 def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, options: JudgeOptions) -> Iterator[Judged]:
@@ -129,13 +127,14 @@ def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, options:
 
     Decoding and preprocessing run a few batches ahead on worker threads while the model works
     on the previous batch."""
-    ready = prefetch(lambda c: _ready(c, classifier, options), candidates, depth=2 * classifier.batch_size,
+    ready = prefetch(lambda c: _ready(c, classifier, options), candidates,
+                     depth=classifier.batch_size + 4 * options.decode_workers,
                      workers=options.decode_workers)
-    pending: list[tuple[ImageCandidate, np.ndarray | None, str, str]] = []
+    pending: list[tuple[ImageCandidate, Image.Image | None, str, str]] = []
 
     def flush() -> Iterator[Judged]:
-        inputs = [x for _, x, status, _ in pending if status == Status.OK]
-        logits = classifier.forward(np.stack(inputs)) if inputs else np.zeros(0, np.float32)
+        pictures = [x for _, x, status, _ in pending if status == Status.OK]
+        logits = classifier.forward(classifier.preprocess(pictures)) if pictures else np.zeros(0, np.float32)
         predictions = iter(classifier.postprocess(logits, threshold=options.threshold))
         for cand, _, status, reason in pending:
             prediction = next(predictions) if status == Status.OK else None

@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-__all__ = ["preprocess", "preprocess_batch", "RESAMPLE", "SCALE_OFFSET", "SCALE_DIVISOR"]
+__all__ = ["preprocess", "preprocess_batch", "to_input_size", "RESAMPLE", "SCALE_OFFSET", "SCALE_DIVISOR"]
 
 # The backbone's ImageNet training used (x - 127) / 128 on RGB in [0, 255].
 SCALE_OFFSET = 127.0
@@ -19,16 +19,22 @@ SCALE_DIVISOR = 128.0
 RESAMPLE = Image.Resampling.BILINEAR
 
 
-def preprocess(image: Image.Image, size: int) -> np.ndarray:
-    """An RGB picture to the model's ``(size, size, 3)`` float32 input.
+def to_input_size(image: Image.Image, size: int) -> Image.Image:
+    """The first half of ``preprocess``: the whole picture, RGB, resized to a square (no crop).
 
-    The whole picture is resized to a square (no crop): a banner-shaped figure or a tall scan
-    keeps all of its content, which matters more for "is this medical" than exact aspect ratio.
-    """
+    A banner-shaped figure or a tall scan keeps all of its content, which matters more for "is
+    this medical" than exact aspect ratio. Serving does this half on the decoding threads, so what
+    waits for the model is a small 8-bit picture, not a full-resolution one."""
     if image.mode != "RGB":
         image = image.convert("RGB")
     if image.size != (size, size):
         image = image.resize((size, size), RESAMPLE)
+    return image
+
+
+def preprocess(image: Image.Image, size: int) -> np.ndarray:
+    """An RGB picture to the model's ``(size, size, 3)`` float32 input: ``to_input_size``, then scaled."""
+    image = to_input_size(image, size)
     arr = np.asarray(image, dtype=np.float32)
     return (arr - SCALE_OFFSET) / SCALE_DIVISOR
 
