@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from medpic.version import __version__
+from medpic.app.present import download_stem
 from medpic.errors import Busy, InvalidInput
 from medpic.model.classifier import Classifier
 from medpic.net.fetch import Fetcher
@@ -161,12 +162,12 @@ class MedPicService:
                 pass  # another request removed it first
 
     def csv_file(self, report: ScanReport) -> str:
-        path = self._out("medpic-report", ".csv")
+        path = self._out(download_stem(report.source), ".csv")
         write_csv(report.rows, path, columns=SCAN_COLUMNS)
         return str(path)
 
     def zip_file(self, report: ScanReport, min_confidence: float = 0.9) -> tuple[str, int]:
-        path = self._out("medpic-medical-images", ".zip")
+        path = self._out(download_stem(report.source) + "-medical-images", ".zip")
         count = write_zip(report.items, path, min_confidence=min_confidence)
         return str(path), count
 

@@ -24,6 +24,7 @@ from starlette.middleware import Middleware
 
 from medpic.app.examples import build_examples
 from medpic.app.gate import Gate
+from medpic.app.present import caption, plural, verdict, web_address
 from medpic.app.service import MedPicService
 from medpic.errors import Busy, InvalidInput, MedPicError, reason_of
 from medpic.scan import ScanReport
@@ -76,12 +77,13 @@ def _api(service: MedPicService, fn: Callable, *, limited: bool = True):
 
 
 def _gallery(report: ScanReport, max_pixels: int) -> list[tuple]:
+    """Every judged picture, medical ones first, each captioned with its verdict and what it is."""
     from medpic.imaging import decode_image
 
-    medical = sorted((i for i in report.items if i.row.status == "ok" and i.row.label == "medical"),
-                     key=lambda i: -(i.row.confidence or 0))
+    judged = sorted((i for i in report.items if i.row.status == "ok"),
+                    key=lambda i: (i.row.label != "medical", -(i.row.p_medical or 0)))
     out = []
-    for item in medical[:60]:
+    for item in judged[:60]:
         image = item.candidate.image
         if image is None and item.candidate.data:
             try:
@@ -91,19 +93,20 @@ def _gallery(report: ScanReport, max_pixels: int) -> list[tuple]:
         if image is not None:
             thumb = image.copy()
             thumb.thumbnail((320, 320))
-            caption = f"Medical {100 * (item.row.confidence or 0):.0f}% · {item.row.image[-60:]}"
-            out.append((thumb, caption))
+            out.append((thumb, f"{verdict(item.row)} · {caption(item.row)}"))
     return out
 
 
 def _summary_text(report: ScanReport, min_confidence: float, zipped: int) -> str:
     lines = [f"**{report.source}**: {report.summary().line()}."]
     if zipped:
-        lines.append(f"{zipped} medical images at {100 * min_confidence:.0f}% confidence or more are in the ZIP.")
+        lines.append(f"{plural(zipped, 'medical image')} at {100 * min_confidence:.0f}% confidence or more "
+                     f"{'is' if zipped == 1 else 'are'} in the ZIP.")
     lines += [f"_Note: {n}_" for n in report.notes]
     errors = [r for r in report.rows if r.status == "error"][:5]
     if errors:
-        lines.append("Some images could not be judged: " + "; ".join(f"`{r.image[-50:]}`: {r.reason}" for r in errors))
+        lines.append("Some images could not be read: " + "; ".join(f"{caption(r)}: {r.reason}" for r in errors)
+                     + ". The CSV lists every image with its reason.")
     return "\n\n".join(lines)
 
 
@@ -121,13 +124,15 @@ def _plan(service: MedPicService, text: str, files: list[str], threshold: float)
     decided by ``kind_of_file``; what each URL is, by the service when it opens it."""
     kinds = {f: kind_of_file(f) for f in files}
     images = [f for f in files if kinds[f] == "image"]
+    urls = _URL.findall(text) or [u for u in (web_address(text),) if u]  # "example.org/page" means https
     jobs: list[tuple[str, Job]] = [
         (f"Scanning {url}", lambda stage, u=url: service.scan_url(u, threshold, on_stage=stage))
-        for url in _URL.findall(text)]
+        for url in urls]
     jobs += [(f"Reading {Path(pdf).name}", lambda stage, p=pdf: service.scan_pdf(p, threshold))
              for pdf in files if kinds[pdf] == "pdf"]
     if images:
-        jobs.append((f"Classifying {len(images)} image(s)", lambda stage: service.classify_images(images, threshold)))
+        jobs.append((f"Classifying {plural(len(images), 'image')}",
+                     lambda stage: service.classify_images(images, threshold)))
     return jobs, [f for f in files if kinds[f] == "other"]
 
 
@@ -188,7 +193,8 @@ def _chat(service: MedPicService, settings: Settings):
                     yield history, *_NO_UPDATE
                 else:
                     c = value.summary()
-                    history[-1] = {"role": "assistant", "content": f"{title}: found {c.found} images, classified {c.ok}."}
+                    history[-1] = {"role": "assistant",
+                                   "content": f"{title}: found {plural(c.found, 'image')}, judged {c.ok}."}
                     zip_path, zipped = service.zip_file(value, min_confidence)
                     downloads += [service.csv_file(value)] + ([zip_path] if zipped else [])
                     gallery += _gallery(value, settings.max_pixels)
@@ -262,7 +268,8 @@ def build_app(settings: Settings | None = None, *, service: MedPicService | None
                    delete_cache=(max(60, age // 4), age)) as demo:
         gr.Markdown("# MedPic\nFind the medical images (X-ray, CT, MRI, ultrasound, histology, dermatology, "
                     "endoscopy, fundus, ECG, ...) on a web page, in a PDF, or among your images.")
-        gr.Markdown(status, elem_id="model-status")
+        with gr.Accordion("About the model and the network guard", open=False):
+            gr.Markdown(status, elem_id="model-status")
         chat = gr.Chatbot(label="MedPic", height=420, elem_id="chat")
         box = gr.MultimodalTextbox(placeholder="Paste a URL, or drop a PDF or images, then press Enter",
                                    file_count="multiple", file_types=[".pdf", "image"], elem_id="chat-input",

@@ -179,5 +179,5 @@ def test_chat_ui_in_chromium(app, site):
         assert page.locator("#gallery img").count() >= 5
         assert "medical" in page.locator("#chat").inner_text()
         links = [a.get_attribute("href") for a in page.locator("#downloads a").all()]
-        assert any(h and h.endswith(".csv") for h in links)
+        assert any(h and h.endswith(".csv") and "medpic-127.0.0.1-" in h for h in links)  # names say the source
         browser.close()
