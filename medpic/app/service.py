@@ -37,6 +37,17 @@ __all__ = ["MedPicService"]
 log = logging.getLogger(__name__)
 
 
+def _counted(candidates, on_stage, every: int = 4):
+    """Pass candidates on, saying how many have been found so far (a page's images arrive as they
+    download, so the total is known only at the end)."""
+    n = 0
+    for n, candidate in enumerate(candidates, start=1):
+        if n % every == 1:
+            on_stage(f"found {n} image{'s' if n > 1 else ''} so far, judging them")
+        yield candidate
+    on_stage(f"judging the last of {n} image{'s' if n != 1 else ''}")
+
+
 class MedPicService:
     """Loaded once at start-up; thread-safe."""
 
@@ -96,13 +107,15 @@ class MedPicService:
         options = self._options(threshold)
         extraction = open_url(url, settings=self.settings, fetcher=self.fetcher, browser=self.browser,
                               on_stage=on_stage)
-        on_stage("judging the images")
+        extraction.candidates = _counted(extraction.candidates, on_stage)
         return scan(extraction, self.classifier, options)
 
-    def scan_pdf(self, path: str | Path, threshold: float | None = None, *, name: str | None = None) -> ScanReport:
+    def scan_pdf(self, path: str | Path, threshold: float | None = None, *, name: str | None = None,
+                 on_stage=lambda s: None) -> ScanReport:
         options = self._options(threshold)
-        return scan(open_pdf_file(path, settings=self.settings, name=name or Path(path).name), self.classifier,
-                    options)
+        extraction = open_pdf_file(path, settings=self.settings, name=name or Path(path).name)
+        extraction.candidates = _counted(extraction.candidates, on_stage)
+        return scan(extraction, self.classifier, options)
 
     def classify_images(self, paths: list[str | Path], threshold: float | None = None) -> ScanReport:
         options = self._options(threshold)

@@ -15,6 +15,7 @@ import inspect
 import logging
 import queue
 import re
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Callable
@@ -128,7 +129,7 @@ def _plan(service: MedPicService, text: str, files: list[str], threshold: float)
     jobs: list[tuple[str, Job]] = [
         (f"Scanning {url}", lambda stage, u=url: service.scan_url(u, threshold, on_stage=stage))
         for url in urls]
-    jobs += [(f"Reading {Path(pdf).name}", lambda stage, p=pdf: service.scan_pdf(p, threshold))
+    jobs += [(f"Reading {Path(pdf).name}", lambda stage, p=pdf: service.scan_pdf(p, threshold, on_stage=stage))
              for pdf in files if kinds[pdf] == "pdf"]
     if images:
         jobs.append((f"Classifying {plural(len(images), 'image')}",
@@ -151,9 +152,16 @@ def _run(service: MedPicService, job: Job):
         finally:
             stages.put(None)
 
+    started, stage = time.monotonic(), "starting"
     service.jobs.submit(work)
-    while (stage := stages.get()) is not None:
-        yield "stage", stage
+    while True:  # a tick every second, so a slow page shows time passing, not a frozen line
+        try:
+            stage = stages.get(timeout=1.0)
+        except queue.Empty:
+            pass
+        if stage is None:
+            break
+        yield "stage", f"{stage} ({time.monotonic() - started:.0f} s)"
     yield ("error", box["error"]) if "error" in box else ("report", box["report"])
 
 
