@@ -28,21 +28,9 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tests.localserver import LocalServer  # noqa: E402
+from tests.localserver import LocalServer, drip_headers  # noqa: E402
 
 LIMIT_S = 60
-
-
-def drip_headers(handler) -> None:
-    try:
-        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
-        handler.wfile.flush()
-        while True:
-            handler.wfile.write(b"X")
-            handler.wfile.flush()
-            time.sleep(0.2)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
 
 
 def big_pngs(folder: Path, count: int, side: int) -> list[Path]:

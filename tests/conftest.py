@@ -69,3 +69,12 @@ def browser_service():
         pytest.fail("no Chromium found: `make test` installs Debian's chromium")
     yield service
     service.close()
+
+
+async def page_title(browser) -> str:
+    """A page made and read in the browser: proof that a shared Chromium still works."""
+    page = await browser.new_page()
+    await page.set_content("<title>ok</title>")
+    title = await page.title()
+    await page.close()
+    return title

@@ -83,15 +83,38 @@ def endless(handler: BaseHTTPRequestHandler) -> None:
         pass
 
 
+def _drip(handler: BaseHTTPRequestHandler, byte: bytes, every_s: float) -> None:
+    """After whatever the caller already wrote: one byte every ``every_s`` seconds, forever."""
+    try:
+        handler.wfile.flush()
+        while True:
+            handler.wfile.write(byte)
+            handler.wfile.flush()
+            time.sleep(every_s)
+    except (BrokenPipeError, ConnectionResetError):
+        pass
+
+
 def trickle(handler: BaseHTTPRequestHandler) -> None:
     """A response that sends a byte every half second, forever."""
     handler.send_response(200)
     handler.send_header("Content-Type", "application/pdf")
     handler.end_headers()
+    _drip(handler, b"%", 0.5)
+
+
+def drip_headers(handler: BaseHTTPRequestHandler) -> None:
+    """A status line, then one header byte every 0.2 s, forever: each recv() returns in time."""
     try:
-        while True:
-            handler.wfile.write(b"%")
-            handler.wfile.flush()
-            time.sleep(0.5)
+        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
     except (BrokenPipeError, ConnectionResetError):
-        pass
+        return
+    _drip(handler, b"X", 0.2)
+
+
+def drip_body(handler: BaseHTTPRequestHandler) -> None:
+    """Headers promising a megabyte, then one body byte every 0.2 s."""
+    handler.send_response(200)
+    handler.send_header("Content-Length", "1000000")
+    handler.end_headers()
+    _drip(handler, b"x", 0.2)

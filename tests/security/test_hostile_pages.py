@@ -6,6 +6,7 @@ from medpic.errors import ResponseTooLarge
 from medpic.net.fetch import Fetcher
 from medpic.settings import Settings, origin_of
 from medpic.sources.page.extract import extract_page
+from tests.conftest import page_title
 from tests.localserver import LocalServer
 from tests.site import _enc, _images
 
@@ -79,12 +80,5 @@ setTimeout(() => { while (true) keep.push(new Array(1e6).fill(1.5)); }, 200);</s
     with LocalServer({"/greedy.html": (200, {"Content-Type": "text/html"}, greedy)}) as server:
         extraction, candidates = extract(server, "/greedy.html", browser_service, scan_budget_s=20)
     assert any("crashed its renderer" in n for n in extraction.notes), extraction.notes
-    assert browser_service.run(lambda b: _still_works(b), timeout=30) == "ok"  # the browser itself lives on
+    assert browser_service.run(lambda b: page_title(b), timeout=30) == "ok"  # the browser itself lives on
 
-
-async def _still_works(browser):
-    page = await browser.new_page()
-    await page.set_content("<title>ok</title>")
-    title = await page.title()
-    await page.close()
-    return title

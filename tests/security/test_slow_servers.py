@@ -7,33 +7,7 @@ import pytest
 from medpic.errors import FetchError
 from medpic.net.fetch import Fetcher
 from medpic.settings import Settings
-from tests.localserver import LocalServer
-
-
-def drip_headers(handler) -> None:
-    """A status line, then one header byte every 0.2 s, forever: each recv() returns in time."""
-    try:
-        handler.wfile.write(b"HTTP/1.1 200 OK\r\n")
-        handler.wfile.flush()
-        while True:
-            handler.wfile.write(b"X")
-            handler.wfile.flush()
-            time.sleep(0.2)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
-
-
-def drip_body(handler) -> None:
-    handler.send_response(200)
-    handler.send_header("Content-Length", "1000000")
-    handler.end_headers()
-    try:
-        while True:
-            handler.wfile.write(b"x")
-            handler.wfile.flush()
-            time.sleep(0.2)
-    except (BrokenPipeError, ConnectionResetError):
-        pass
+from tests.localserver import LocalServer, drip_body, drip_headers
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ from medpic.scan import JudgeOptions, scan as judge_all
 from medpic.settings import Settings, origin_of
 from medpic.sources.browser import BrowserService
 from medpic.sources.page.extract import extract_page
+from tests.conftest import page_title
 from tests.site import ABSENT, EXPECTED
 
 pytestmark = pytest.mark.browser
@@ -137,19 +138,12 @@ def test_no_browser_flag_uses_static_mode(site, tmp_path, capsys):
 
 def test_browser_is_stopped_when_closed(browser):
     service = BrowserService()
-    assert service.run(lambda b: _title(b), timeout=60) == "ok"
+    assert service.run(lambda b: page_title(b), timeout=60) == "ok"
     service.close()
     assert not service.started
     with pytest.raises(Exception):
-        service.run(lambda b: _title(b), timeout=5)
+        service.run(lambda b: page_title(b), timeout=5)
 
-
-async def _title(b):
-    page = await b.new_page()
-    await page.set_content("<title>ok</title>")
-    title = await page.title()
-    await page.close()
-    return title
 
 
 def test_failed_launch_leaves_nothing_running(tmp_path):
@@ -159,6 +153,6 @@ def test_failed_launch_leaves_nothing_running(tmp_path):
     fake.chmod(0o755)
     service = BrowserService(executable=str(fake))
     with pytest.raises(BrowserUnavailable, match="would not start"):
-        service.run(lambda b: _title(b), timeout=60)
+        service.run(lambda b: page_title(b), timeout=60)
     assert service._playwright is None and service._browser is None
     service.close()
