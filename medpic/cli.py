@@ -3,7 +3,8 @@
 Exit codes: 0 when the command ran (per-image errors are rows, not failures), 2 on usage
 errors (bad flags, missing inputs), 1 when the command itself could not run (no model), 3 when
 the source given to ``scan`` could not be read as a whole (refused, unreachable, not a PDF,
-encrypted, damaged): the CSV then holds one row that says why.
+encrypted, damaged): the CSV then holds one row that says why. ``batch`` exits 0 when every
+target ended (a failed target is a row, not a failure) and 1 when some did not finish.
 """
 
 from __future__ import annotations
@@ -44,6 +45,62 @@ def _positive(text: str) -> int:
     return value
 
 
+def _add_training_commands(sub: argparse._SubParsersAction) -> None:
+    """``train`` (and its ``--check``) and ``evaluate``: the maintainers' commands, kept together."""
+    p = sub.add_parser("train", help="train the classifier on the shared dataset and export it")
+    p.add_argument("--dataset", type=Path, help="dataset folder with manifest.csv")
+    p.add_argument("--out", type=Path, help="model folder to write (default: the bundled models/medpic-lite1)")
+    p.add_argument("--check", action="store_true",
+                   help="only measure the recipe on leave-sources-out folds and write reports/train-check/; "
+                        "no model is written")
+    p.add_argument("--views", type=_positive, default=3, help="clean + augmented views per image (default 3)")
+    p.add_argument("--variant", choices=("lite0", "lite1", "lite2"), default="lite1",
+                   help="EfficientNet-Lite backbone (default lite1: best on unseen sources within the speed bar)")
+    p.add_argument("--seed", type=int, default=0)
+
+    p = sub.add_parser("evaluate", help="score the model users get on a labelled folder, write reports/")
+    p.add_argument("--dataset", type=Path,
+                   help="folder with manifest.csv (file,label[,kind,modality,source]; default: the shared dataset)")
+    p.add_argument("--model", type=Path, help="model folder (default: resolved like classify)")
+    p.add_argument("--out", type=Path, help="reports folder (default: reports/)")
+    p.add_argument("--limit", type=_positive, metavar="N",
+                   help="score N rows, stratified by label and source (default: every row)")
+    p.add_argument("--seed", type=int, default=0, help="which rows --limit draws (default 0)")
+
+
+def _add_batch_parser(sub: argparse._SubParsersAction) -> None:
+    """``batch``: each flag overrides its MEDPIC_* variable."""
+    p = sub.add_parser("batch", help="scan a list of pages, PDFs and images in one resumable job (Ray Data)")
+    p.add_argument("input", metavar="INPUT",
+                   help="a text file (one target a line, # comments), a CSV or Parquet with a 'target' column, or -")
+    p.add_argument("--out", type=Path, required=True, metavar="DIR", help="folder for results/, targets.parquet, "
+                   "summary.json (and images/)")
+    p.add_argument("--ray-address", metavar="ADDR", help="join the Ray cluster at host:port (default: a local Ray "
+                   "started in this process; also MEDPIC_RAY_ADDRESS)")
+    p.add_argument("--extract-workers", type=_positive, metavar="N", help="extraction actors, each with its own "
+                   "Chromium (default 2; MEDPIC_BATCH_EXTRACT_WORKERS)")
+    p.add_argument("--model-replicas", type=_positive, metavar="N", help="classifier actors, each loading the model "
+                   "once (default 1; MEDPIC_BATCH_MODEL_REPLICAS)")
+    p.add_argument("--batch-size", type=_positive, metavar="N", help="images per inference batch (MEDPIC_BATCH_SIZE)")
+    p.add_argument("--save-medical", action="store_true",
+                   help="save confident medical images under DIR/images/, named by content hash")
+    p.add_argument("--min-confidence", type=_probability, default=0.9, metavar="C",
+                   help="confidence needed for --save-medical (default 0.9)")
+    p.add_argument("--resume", action="store_true",
+                   help="finish the job in DIR: skip targets done, run failed and unfinished ones again")
+    p.add_argument("--csv", type=Path, metavar="OUT", help="also write every result row to one CSV")
+    _add_scan_options(p)
+
+
+def _add_scan_options(p: argparse.ArgumentParser) -> None:
+    """The options ``scan`` and ``batch`` share: they open targets the same way."""
+    p.add_argument("--threshold", type=_probability, metavar="T", help="probability above which an image is medical")
+    p.add_argument("--allow-private", action="store_true",
+                   help="let URLs reach private and loopback addresses (local use and tests only)")
+    p.add_argument("--no-browser", action="store_true",
+                   help="parse pages' HTML without rendering them (no JavaScript, no lazy images)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="medpic", description="Find medical images in files, web pages and PDFs.")
     parser.add_argument("--version", action="version", version=f"medpic {__version__}")
@@ -63,25 +120,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--zip", type=Path, metavar="OUT", help="write confident medical images and a manifest to a ZIP")
     p.add_argument("--min-confidence", type=_probability, default=0.9, metavar="C",
                    help="confidence needed for --save-medical/--zip (default 0.9)")
-    p.add_argument("--threshold", type=_probability, metavar="T", help="probability above which an image is medical")
-    p.add_argument("--allow-private", action="store_true",
-                   help="let URLs reach private and loopback addresses (local use and tests only)")
-    p.add_argument("--no-browser", action="store_true",
-                   help="parse the HTML without rendering it (no JavaScript, no lazy images)")
+    _add_scan_options(p)
 
-    p = sub.add_parser("train", help="train the classifier on the shared dataset and export it")
-    p.add_argument("--dataset", type=Path, help="dataset folder with manifest.csv")
-    p.add_argument("--out", type=Path, help="model folder to write (default: the bundled models/medpic-lite1)")
-    p.add_argument("--views", type=_positive, default=3, help="clean + augmented views per image (default 3)")
-    p.add_argument("--variant", choices=("lite0", "lite1", "lite2"), default="lite1",
-                   help="EfficientNet-Lite backbone (default lite1: best on unseen sources within the speed bar)")
-    p.add_argument("--seed", type=int, default=0)
+    _add_batch_parser(sub)
 
-    p = sub.add_parser("evaluate", help="measure a model on the two validation splits, write reports/")
-    p.add_argument("--dataset", type=Path, help="dataset folder with manifest.csv")
-    p.add_argument("--model", type=Path, help="model folder (default: resolved like classify)")
-    p.add_argument("--out", type=Path, help="reports folder (default: reports/)")
-    p.add_argument("--seed", type=int, default=0)
+    _add_training_commands(sub)
 
     p = sub.add_parser("publish-model", help="upload a model folder to the Hugging Face Hub (maintainers)")
     p.add_argument("--repo", required=True, help="Hub repo id, e.g. medpic/medpic-lite1")
@@ -192,13 +235,51 @@ def _unreadable(args: argparse.Namespace, exc: MedPicError) -> int:
     return EXIT_UNREADABLE
 
 
+def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
+    """``medpic batch``: the flags override the environment's batch settings, then ``medpic.batch.run``."""
+    from medpic.batch import read_targets, run
+
+    changes = dict(batch_extract_workers=args.extract_workers, batch_model_replicas=args.model_replicas,
+                   batch_size=args.batch_size, allow_private=args.allow_private or None)
+    settings = settings.with_(**{k: v for k, v in changes.items() if v is not None})
+    targets = read_targets(args.input)
+    if not targets:
+        raise InvalidInput(f"no targets in {args.input!r}")
+    summary = run(targets, args.out, settings, args.ray_address, resume=args.resume, save_medical=args.save_medical,
+                  min_confidence=args.min_confidence, threshold=args.threshold, use_browser=not args.no_browser,
+                  csv=args.csv, progress=True, verbose=args.verbose)
+    print(batch_line(summary) + f"; results in {args.out}" + (f", CSV written to {args.csv}" if args.csv else ""),
+          file=sys.stderr)
+    if summary["unfinished"]:
+        print(f"medpic: error: {summary['unfinished']} targets did not finish (a worker crashed on them: Ray's log "
+              f"above says why; summary.json lists them); run the same command with --resume", file=sys.stderr)
+        return EXIT_FAILURE
+    return EXIT_OK
+
+
+def batch_line(summary: dict) -> str:
+    """``60 targets: 57 done, 3 failed; 842 images: 120 medical, ... in 41.2 s (1.5 targets/s)``."""
+    run = summary["this_run"]
+    unfinished = f", {summary['unfinished']} unfinished" if summary["unfinished"] else ""
+    return (f"{summary['targets']} targets: {summary['done']} done, {summary['failed']} failed{unfinished}; "
+            f"{summary['images']} images: {summary['medical']} medical, {summary['skipped']} skipped, "
+            f"{summary['errors']} errors; this run: {run['targets']} targets in {run['seconds']:.1f} s "
+            f"({run['targets_per_s']:.2f} targets/s)")
+
+
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    settings = settings.with_(dataset_dir=args.dataset or settings.dataset_dir)
+    recipe = dict(views=args.views, seed=args.seed, variant=args.variant)
+    if args.check:
+        from medpic.training.check import check_recipe
+
+        if args.out:
+            raise InvalidInput("--out names the model folder to write; --check writes no model")
+        print(check_recipe(settings, out_dir=settings.reports_dir / "train-check", **recipe).summary())
+        return EXIT_OK
     from medpic.training.train import train
 
-    result = train(settings.with_(dataset_dir=args.dataset or settings.dataset_dir),
-                   out_dir=args.out or settings.bundled_model_dir, views=args.views, seed=args.seed,
-                   variant=args.variant)
-    print(result.summary())
+    print(train(settings, out_dir=args.out or settings.bundled_model_dir, **recipe).summary())
     return EXIT_OK
 
 
@@ -206,9 +287,12 @@ def cmd_evaluate(args: argparse.Namespace, settings: Settings) -> int:
     from medpic.training.evaluate import evaluate
 
     if args.model:
+        from medpic.model.source import check_folder
+
+        check_folder(args.model)  # a named model is measured or refused, never silently replaced
         settings = settings.with_(model_dir=args.model)
     report = evaluate(settings.with_(dataset_dir=args.dataset or settings.dataset_dir),
-                      out_dir=args.out or settings.reports_dir, seed=args.seed)
+                      out_dir=args.out or settings.reports_dir, limit=args.limit, seed=args.seed)
     print(report.summary())
     return EXIT_OK
 
@@ -221,7 +305,7 @@ def cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"classify": cmd_classify, "scan": cmd_scan, "train": cmd_train, "evaluate": cmd_evaluate, "publish-model": cmd_publish}
+COMMANDS = {"classify": cmd_classify, "scan": cmd_scan, "batch": cmd_batch, "train": cmd_train, "evaluate": cmd_evaluate, "publish-model": cmd_publish}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

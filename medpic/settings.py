@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Mapping
+from typing import ClassVar, Mapping
 from urllib.parse import urlsplit
 
 from medpic.errors import InvalidInput
@@ -73,6 +73,11 @@ def parse_probability(value: object, *, name: str = "threshold") -> float:
     if not 0.0 < parsed < 1.0:
         raise InvalidInput(f"{name}={value!r} must be between 0 and 1 (exclusive)")
     return parsed
+
+
+def _text(value: str | None) -> str | None:
+    """A variable's value, ``None`` when unset or blank."""
+    return (value or "").strip() or None
 
 
 def _as_path(value: str | None) -> Path | None:
@@ -166,9 +171,55 @@ class Settings:
     settle_s: float = 2.0
     max_dom_elements: int = 30_000
     svg_max_side: int = 1024
+    # `medpic batch` (medpic/batch): extraction actors, each owning a Fetcher and, for pages, one
+    # Chromium (MEDPIC_BATCH_EXTRACT_WORKERS); model replicas, each loading the model once
+    # (MEDPIC_BATCH_MODEL_REPLICAS); a commit (one Parquet shard and one ledger line) every
+    # MEDPIC_BATCH_COMMIT_TARGETS targets or MEDPIC_BATCH_COMMIT_SECONDS seconds, whichever comes
+    # first: what a killed job loses and what --resume redoes; the Ray cluster to join
+    # (MEDPIC_RAY_ADDRESS; unset: a local Ray started inside the process).
+    batch_extract_workers: int = 2
+    batch_model_replicas: int = 1
+    batch_commit_targets: int = 100
+    batch_commit_s: int = 30
+    ray_address: str | None = None
+    # Ray's logical CPUs reserved per extraction actor (I/O-bound: it waits on the network and on
+    # Chromium, which runs in processes of its own), per decoding task and per model replica (its
+    # MEDPIC_THREADS when set); rows per decoding task. Fixed bounds, like the rendering ones.
+    batch_extract_cpus: float = 0.25
+    batch_decode_cpus: float = 0.5
+    batch_model_cpus: float = 1.0
+    batch_decode_rows: int = 16
     # Where Playwright keeps its own browsers (PLAYWRIGHT_BROWSERS_PATH, Playwright's variable).
     playwright_browsers_path: Path = Path.home() / ".cache" / "ms-playwright"
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    # Whole numbers read from the environment: (field, variable[, minimum]); the default is the field's.
+    _INTS: ClassVar[tuple[tuple, ...]] = (
+        ("threads", "MEDPIC_THREADS", 0),
+        ("batch_size", "MEDPIC_BATCH_SIZE"),
+        ("max_pixels", "MEDPIC_MAX_PIXELS"),
+        ("max_image_bytes", "MEDPIC_MAX_IMAGE_BYTES"),
+        ("navigation_timeout_s", "MEDPIC_NAV_TIMEOUT"),
+        ("max_total_bytes", "MEDPIC_MAX_TOTAL_BYTES"),
+        ("fetch_timeout_s", "MEDPIC_FETCH_TIMEOUT"),
+        ("max_document_bytes", "MEDPIC_MAX_DOCUMENT_BYTES"),
+        ("max_pdf_pages", "MEDPIC_MAX_PDF_PAGES"),
+        ("max_pdf_stream_bytes", "MEDPIC_MAX_PDF_STREAM_BYTES"),
+        ("max_images", "MEDPIC_MAX_IMAGES"),
+        ("min_image_side", "MEDPIC_MIN_IMAGE_SIDE"),
+        ("renderer_heap_mb", "MEDPIC_RENDERER_HEAP_MB"),
+        ("scan_budget_s", "MEDPIC_SCAN_BUDGET"),
+        ("app_concurrency", "MEDPIC_APP_CONCURRENCY"),
+        ("app_queue_size", "MEDPIC_APP_QUEUE"),
+        ("app_per_client", "MEDPIC_APP_PER_CLIENT"),
+        ("output_max_age_s", "MEDPIC_OUTPUT_MAX_AGE"),
+        ("download_workers", "MEDPIC_DOWNLOAD_WORKERS"),
+        ("decode_workers", "MEDPIC_DECODE_WORKERS"),
+        ("batch_extract_workers", "MEDPIC_BATCH_EXTRACT_WORKERS"),
+        ("batch_model_replicas", "MEDPIC_BATCH_MODEL_REPLICAS"),
+        ("batch_commit_targets", "MEDPIC_BATCH_COMMIT_TARGETS"),
+        ("batch_commit_s", "MEDPIC_BATCH_COMMIT_SECONDS"),
+    )
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -176,54 +227,27 @@ class Settings:
         env = os.environ if env is None else env
         defaults = cls()
         threshold = env.get("MEDPIC_THRESHOLD")
-        parsed_threshold = parse_probability(threshold, name="MEDPIC_THRESHOLD") if threshold and threshold.strip() \
-            else None
+        numbers = {field: _as_int(var, env.get(var), getattr(defaults, field), minimum=minimum)
+                   for field, var, *rest in cls._INTS for minimum in [rest[0] if rest else 1]}
         return cls(
+            **numbers,
             model_dir=_as_path(env.get("MEDPIC_MODEL_DIR")),
-            model_repo=(env.get("MEDPIC_MODEL_REPO") or "").strip() or None,
-            model_revision=(env.get("MEDPIC_MODEL_REVISION") or "").strip() or "main",
-            hf_endpoint=(env.get("HF_ENDPOINT") or "").strip() or None,
+            model_repo=_text(env.get("MEDPIC_MODEL_REPO")),
+            model_revision=_text(env.get("MEDPIC_MODEL_REVISION")) or "main",
+            hf_endpoint=_text(env.get("HF_ENDPOINT")),
             hf_offline=_as_bool("HF_HUB_OFFLINE", env.get("HF_HUB_OFFLINE"), False),
             hf_cache_dir=_as_path(env.get("HF_HUB_CACHE")),
-            threads=_as_int("MEDPIC_THREADS", env.get("MEDPIC_THREADS"), defaults.threads, minimum=0),
-            batch_size=_as_int("MEDPIC_BATCH_SIZE", env.get("MEDPIC_BATCH_SIZE"), defaults.batch_size),
-            max_pixels=_as_int("MEDPIC_MAX_PIXELS", env.get("MEDPIC_MAX_PIXELS"), defaults.max_pixels),
-            max_image_bytes=_as_int(
-                "MEDPIC_MAX_IMAGE_BYTES", env.get("MEDPIC_MAX_IMAGE_BYTES"), defaults.max_image_bytes
-            ),
             allow_private=_as_bool("MEDPIC_ALLOW_PRIVATE", env.get("MEDPIC_ALLOW_PRIVATE"), False),
             allowed_origins=frozenset(_origins(env.get("MEDPIC_ALLOWED_ORIGINS"))),
-            chromium=(env.get("MEDPIC_CHROMIUM") or "").strip() or None,
-            navigation_timeout_s=_as_int("MEDPIC_NAV_TIMEOUT", env.get("MEDPIC_NAV_TIMEOUT"),
-                                         defaults.navigation_timeout_s),
-            max_total_bytes=_as_int("MEDPIC_MAX_TOTAL_BYTES", env.get("MEDPIC_MAX_TOTAL_BYTES"),
-                                    defaults.max_total_bytes),
-            fetch_timeout_s=_as_int("MEDPIC_FETCH_TIMEOUT", env.get("MEDPIC_FETCH_TIMEOUT"), defaults.fetch_timeout_s),
-            max_document_bytes=_as_int("MEDPIC_MAX_DOCUMENT_BYTES", env.get("MEDPIC_MAX_DOCUMENT_BYTES"),
-                                       defaults.max_document_bytes),
-            max_pdf_pages=_as_int("MEDPIC_MAX_PDF_PAGES", env.get("MEDPIC_MAX_PDF_PAGES"), defaults.max_pdf_pages),
-            max_pdf_stream_bytes=_as_int("MEDPIC_MAX_PDF_STREAM_BYTES", env.get("MEDPIC_MAX_PDF_STREAM_BYTES"),
-                                         defaults.max_pdf_stream_bytes),
-            max_images=_as_int("MEDPIC_MAX_IMAGES", env.get("MEDPIC_MAX_IMAGES"), defaults.max_images),
-            min_image_side=_as_int("MEDPIC_MIN_IMAGE_SIDE", env.get("MEDPIC_MIN_IMAGE_SIDE"), defaults.min_image_side),
-            renderer_heap_mb=_as_int("MEDPIC_RENDERER_HEAP_MB", env.get("MEDPIC_RENDERER_HEAP_MB"),
-                                     defaults.renderer_heap_mb),
-            scan_budget_s=_as_int("MEDPIC_SCAN_BUDGET", env.get("MEDPIC_SCAN_BUDGET"), defaults.scan_budget_s),
-            api_token=(env.get("MEDPIC_API_TOKEN") or "").strip() or None,
-            app_concurrency=_as_int("MEDPIC_APP_CONCURRENCY", env.get("MEDPIC_APP_CONCURRENCY"), defaults.app_concurrency),
-            app_queue_size=_as_int("MEDPIC_APP_QUEUE", env.get("MEDPIC_APP_QUEUE"), defaults.app_queue_size),
-            app_per_client=_as_int("MEDPIC_APP_PER_CLIENT", env.get("MEDPIC_APP_PER_CLIENT"), defaults.app_per_client),
+            chromium=_text(env.get("MEDPIC_CHROMIUM")),
+            api_token=_text(env.get("MEDPIC_API_TOKEN")),
             trust_proxy=_as_bool("MEDPIC_TRUST_PROXY", env.get("MEDPIC_TRUST_PROXY"), False),
-            output_max_age_s=_as_int("MEDPIC_OUTPUT_MAX_AGE", env.get("MEDPIC_OUTPUT_MAX_AGE"),
-                                     defaults.output_max_age_s),
-            threshold=parsed_threshold,
+            threshold=parse_probability(threshold, name="MEDPIC_THRESHOLD") if _text(threshold) else None,
             dataset_dir=_as_path(env.get("MEDPIC_DATASET")) or defaults.dataset_dir,
             reports_dir=_as_path(env.get("MEDPIC_REPORTS_DIR")) or defaults.reports_dir,
             cache_dir=_as_path(env.get("MEDPIC_CACHE_DIR")) or defaults.cache_dir,
-            download_workers=_as_int("MEDPIC_DOWNLOAD_WORKERS", env.get("MEDPIC_DOWNLOAD_WORKERS"),
-                                     defaults.download_workers),
-            decode_workers=_as_int("MEDPIC_DECODE_WORKERS", env.get("MEDPIC_DECODE_WORKERS"), defaults.decode_workers),
             playwright_browsers_path=_as_path(env.get("PLAYWRIGHT_BROWSERS_PATH")) or defaults.playwright_browsers_path,
+            ray_address=_text(env.get("MEDPIC_RAY_ADDRESS")),
         )
 
     def net_policy(self) -> "NetPolicy":

@@ -118,8 +118,9 @@ research and for finding images; check the sources' terms before any commercial 
 
 The random split measures sources the model has seen; the leave-sources-out split measures new
 scanners, sites and styles, which is what the web brings. Expect figures between the two on real
-pages. `medpic evaluate` reproduces these numbers and writes per-source and per-kind accuracy,
-the confusion matrix and the ROC curve under `reports/`.
+pages. `medpic train --check` reproduces these numbers (it re-trains the recipe on folds of sources)
+and writes per-source and per-kind accuracy, the confusion matrices and the ROC curves under
+`reports/train-check/`; `medpic evaluate --dataset DIR` scores this very model on any labelled folder.
 
 ## Intended use
 Finding and flagging medical images on web pages, in PDFs and folders: triage, dataset curation,

@@ -1,166 +1,246 @@
-"""``medpic evaluate``: the shipped model, measured on both validation splits, with plots.
+"""``medpic evaluate``: the model users get, measured on a labelled folder.
 
-The random split is measured through the serving path itself (file bytes -> ``decode_image``
--> ``Classifier``), so what is reported is what users get. The leave-sources-out split needs a
-head per fold that never saw the fold's sources; it re-fits the training recipe on the cached
-features (``train.cross_validate``) and applies the shipped temperature and threshold.
+Every manifest row is scored through the serving path itself (``open_image_files`` -> the judge
+-> ``Classifier``: the same file reading, decoding, preprocessing, calibration and threshold as
+``medpic classify``), so the figures are what users get, including images that fail to decode
+(counted and named, never a crash). Nothing is re-trained here and TensorFlow is never imported:
+measuring the training recipe on folds of sources is ``medpic train --check``.
+
+Rows labelled anything but medical / non-medical (``borderline``) are scored too but kept out of
+every metric, and reported apart per label.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import logging
-from collections import defaultdict
-from dataclasses import dataclass
+import sys
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from medpic.errors import TrainingError
+from medpic.errors import InvalidInput
 from medpic.model.classifier import Classifier
-from medpic.training.data import Example, load_manifest, random_split, source_folds
-from medpic.training.metrics import BinaryMetrics, binary_metrics, expected_calibration_error, sigmoid
+from medpic.report import ReportRow
 from medpic.settings import Settings
+from medpic.training.data import Apart, Example, Manifest, read_manifest, stratified_subset
+from medpic.training.metrics import BinaryMetrics, binary_metrics
+from medpic.training.reports import (GROUP_COLUMNS, confusion_png, count_table, group_table, reliability_png,
+                                     roc_png, write_csv, write_json)
 
-__all__ = ["evaluate", "EvalReport"]
+__all__ = ["evaluate", "EvalReport", "ECE_BINS"]
 
 log = logging.getLogger(__name__)
+
+ECE_BINS = 15  # the bins of binary_metrics' ECE, and of the reliability diagram
+PREDICTION_COLUMNS = ("file", "label", "kind", "modality", "source", "status", "p_medical", "predicted", "reason")
+SHOWN = 5  # rows of each table, and failed files, named in the printed summary
+
+
+@dataclass(frozen=True)
+class Scored:
+    """The selected rows of a manifest, each with its row from the serving path (same order)."""
+
+    manifest: Manifest
+    examples: list[Example]
+    rows: list[ReportRow]
+    apart: list[Apart]
+    apart_rows: list[ReportRow]
+
+    @property
+    def ok(self) -> np.ndarray:
+        """Which examples the model judged (the others failed to decode or were refused)."""
+        return np.array([r.status == "ok" for r in self.rows], bool)
+
+    def failed(self) -> list[ReportRow]:
+        return [r for r in [*self.rows, *self.apart_rows] if r.status != "ok"]
 
 
 @dataclass(frozen=True)
 class EvalReport:
+    """What ``medpic evaluate`` measured and where it wrote it."""
+
     out_dir: Path
-    random_split: BinaryMetrics
-    leave_sources_out: BinaryMetrics
+    metrics: BinaryMetrics
     model: dict
+    selection: str
+    apart_line: str
+    apart_scores: list[dict]
+    failed: list[ReportRow]
+    tables: dict[str, list[dict]]
 
     def summary(self) -> str:
-        def line(name: str, m: BinaryMetrics) -> str:
-            return (f"{name:<22} n={m.n:<6} accuracy {m.accuracy:.4f}  precision {m.precision:.4f}  "
-                    f"recall {m.recall:.4f}  ROC AUC {m.roc_auc:.4f}  ECE {m.ece:.4f}")
-
-        return "\n".join([f"model: {self.model['name']} {self.model['version']} ({self.model['origin']})",
-                          line("random split (15%)", self.random_split),
-                          line("leave-sources-out", self.leave_sources_out),
-                          f"reports written to {self.out_dir}/"])
-
-
-def _group_accuracy(examples: list[Example], y: np.ndarray, pred: np.ndarray, key: str) -> list[dict]:
-    groups: dict[str, list[int]] = defaultdict(list)
-    for i, ex in enumerate(examples):
-        groups[getattr(ex, key)].append(i)
-    rows = []
-    for name, idx in sorted(groups.items()):
-        rows.append({key: name, "label": "medical" if y[idx[0]] else "non-medical", "n": len(idx),
-                     "accuracy": round(float((pred[idx] == y[idx]).mean()), 4)})
-    return sorted(rows, key=lambda r: (r["accuracy"], r[key]))
-
-
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    with path.open("w", newline="") as f:
-        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
-        writer.writeheader()
-        writer.writerows(rows)
+        """The readable summary the CLI prints: headline figures, rows apart, failures, worst groups."""
+        m = self.metrics
+        lines = [f"model: {self.model['name']} {self.model['version']} ({self.model['origin']}), "
+                 f"threshold {self.model['threshold']:.4f}",
+                 self.selection,
+                 f"scored {m.n} images: accuracy {m.accuracy:.4f}  precision {m.precision:.4f}  recall {m.recall:.4f}"
+                 f"  F1 {m.f1:.4f}  ROC AUC {m.roc_auc:.4f}  ECE {m.ece:.4f} ({ECE_BINS} bins)",
+                 f"  {m.tn + m.fp} non-medical: {m.fp} judged medical; {m.tp + m.fn} medical: {m.fn} missed",
+                 self.apart_line]
+        lines += [f"  {a['label']}: {a['judged_medical']} of {a['scored']} scored judged medical "
+                  f"(mean p_medical {a['mean_p_medical']})" for a in self.apart_scores]
+        if self.failed:
+            named = ", ".join(f"{r.image} ({r.reason})" for r in self.failed[:SHOWN])
+            more = f" and {len(self.failed) - SHOWN} more" if len(self.failed) > SHOWN else ""
+            n = len(self.failed)
+            lines.append(f"{n} row{'' if n == 1 else 's'} could not be scored (errors.csv): {named}{more}")
+        lines += _worst_lines(self.tables)
+        lines.append(f"reports written to {self.out_dir}/")
+        return "\n".join(lines)
 
 
-def _plots(out: Path, name: str, y: np.ndarray, p: np.ndarray, m: BinaryMetrics) -> None:
-    import matplotlib
+def _worst_lines(tables: dict[str, list[dict]]) -> list[str]:
+    """The first rows of each table (they are sorted worst first), as the summary names them."""
+    def named(rows: list[dict], text: Callable[[dict], str]) -> str:
+        return ", ".join(text(r) for r in rows[:SHOWN])
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(4.2, 3.8))
-    cm = np.array([[m.tn, m.fp], [m.fn, m.tp]])
-    ax.imshow(cm, cmap="Blues")
-    for (i, j), v in np.ndenumerate(cm):
-        ax.text(j, i, str(v), ha="center", va="center", color="white" if v > cm.max() / 2 else "black")
-    ax.set_xticks([0, 1], ["non-medical", "medical"])
-    ax.set_yticks([0, 1], ["non-medical", "medical"])
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    ax.set_title(f"Confusion matrix: {name}")
-    fig.tight_layout()
-    fig.savefig(out / f"confusion_{name}.png", dpi=120)
-    plt.close(fig)
-
-    order = np.argsort(-p)
-    tps, fps = np.cumsum(y[order]), np.cumsum(1 - y[order])
-    tpr, fpr = np.r_[0, tps / max(tps[-1], 1)], np.r_[0, fps / max(fps[-1], 1)]
-    fig, ax = plt.subplots(figsize=(4.2, 3.8))
-    ax.plot(fpr, tpr, label=f"AUC {m.roc_auc:.4f}")
-    ax.plot([0, 1], [0, 1], ":", color="grey")
-    ax.set_xlabel("false positive rate")
-    ax.set_ylabel("true positive rate")
-    ax.set_title(f"ROC: {name}")
-    ax.legend(loc="lower right")
-    fig.tight_layout()
-    fig.savefig(out / f"roc_{name}.png", dpi=120)
-    plt.close(fig)
+    lines = ["weakest sources (accuracy): "
+             + named(tables["per_source"], lambda r: f"{r['source']} {r['accuracy']:.2f} (n={r['n']})")]
+    if tables["per_modality"]:
+        lines.append("weakest modalities (recall of medical rows): "
+                     + named(tables["per_modality"], lambda r: f"{r['modality']} {r['recall']:.2f} (n={r['n']})"))
+    alarms = [r for r in tables.get("false_positives_by_kind", []) if r["false_positives"]]
+    if alarms:
+        lines.append("most false alarms by kind (non-medical judged medical): "
+                     + named(alarms, lambda r: f"{r['kind']} {r['false_positives']} of {r['n']}"))
+    return lines
 
 
-def _classification_report(y: np.ndarray, pred: np.ndarray) -> str:
-    from sklearn.metrics import classification_report
+def _ref(path: Path, root: Path) -> str:
+    """How rows and tables name an image: its ``file`` as the manifest gives it."""
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
 
-    return classification_report(y, pred, target_names=["non-medical", "medical"], digits=4)
+
+def _select(manifest: Manifest, limit: int | None, seed: int) -> tuple[list[Example], list[Apart], str]:
+    """All rows, or ``limit`` of them stratified by label and source; and a line saying which."""
+    total = len(manifest.examples) + len(manifest.apart)
+    if not limit or limit >= total:
+        return manifest.examples, manifest.apart, f"dataset: {manifest.root} ({total} rows, all scored)"
+    keys = [(e.label, e.source) for e in manifest.examples] + [(a.label, a.source) for a in manifest.apart]
+    chosen = set(stratified_subset(keys, limit, seed=seed).tolist())
+    n = len(manifest.examples)
+    examples = [e for i, e in enumerate(manifest.examples) if i in chosen]
+    apart = [a for i, a in enumerate(manifest.apart) if i + n in chosen]
+    return examples, apart, (f"dataset: {manifest.root} ({total} rows; a sample of {limit}, stratified by label "
+                             f"and source, seed {seed})")
 
 
-def _random_split_predictions(classifier: Classifier, examples: list[Example], settings: Settings) -> np.ndarray:
-    from medpic.scan import JudgeOptions, scan
+def _counted(items: Iterable, total: int) -> Iterator:
+    """The candidates as the judge pulls them, with a progress bar on a terminal."""
+    from tqdm import tqdm
+
+    with tqdm(total=total, unit="img", file=sys.stderr, disable=None if total > 20 else True) as bar:
+        for item in items:
+            yield item
+            bar.update()
+
+
+def _score(paths: list[Path], root: Path, classifier: Classifier, settings: Settings) -> list[ReportRow]:
+    """One serving-path row per path, in order (the judge gives every candidate exactly one row).
+    The judge is iterated rather than ``scan`` kept whole, so a large folder never holds every
+    file's bytes at once."""
+    from medpic.scan import JudgeOptions, judge
     from medpic.sources.files import InputFile
     from medpic.sources.targets import open_image_files
 
-    files = [InputFile("dataset", str(e.path)) for e in examples]
-    rows = scan(open_image_files(files, settings=settings), classifier, JudgeOptions.from_settings(settings)).rows
-    failed = [r for r in rows if r.status != "ok"]
-    if failed:
-        raise TrainingError(f"{len(failed)} validation images failed to decode, e.g. {failed[0].image}: {failed[0].reason}")
-    return np.array([r.p_medical for r in rows])
+    files = [InputFile(str(root), str(p), ref=_ref(p, root)) for p in paths]
+    extraction = open_image_files(files, settings=settings)
+    options = replace(JudgeOptions.from_settings(settings), min_side=extraction.min_side)
+    return [j.row for j in judge(_counted(extraction.candidates, len(files)), classifier, options)]
 
 
-def evaluate(settings: Settings, *, out_dir: Path, seed: int = 0) -> EvalReport:
-    """Measure the resolved model on both splits and write metrics, tables and plots."""
-    from medpic.training.features import extract_views
-    from medpic.training.train import cross_validate
+def _prediction_rows(scored: Scored) -> list[dict]:
+    """Every selected row with its verdict (predictions.csv), so any other cut of the figures (by
+    dataset version, by origin) can be made later without scoring again."""
+    items = [(e.path, "medical" if e.label else "non-medical", e.kind, e.modality, e.source)
+             for e in scored.examples] + [(a.path, a.label, a.kind, "", a.source) for a in scored.apart]
+    return [{"file": _ref(path, scored.manifest.root), "label": label, "kind": kind, "modality": modality,
+             "source": source, "status": r.status, "p_medical": "" if r.p_medical is None else round(r.p_medical, 6),
+             "predicted": r.label, "reason": r.reason}
+            for (path, label, kind, modality, source), r in zip(items, scored.rows + scored.apart_rows, strict=True)]
 
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    classifier = Classifier.load(settings)
-    config = classifier.config
-    examples = load_manifest(settings.dataset_dir)
-    y = np.array([e.label for e in examples])
-    threshold, temperature = classifier.threshold, config.temperature
 
-    val = random_split(examples, seed=seed)
-    val_examples = [e for e, v in zip(examples, val) if v]
-    p_val = _random_split_predictions(classifier, val_examples, settings)
-    m_random = binary_metrics(p_val, y[val], threshold)
+def _apart_scores(scored: Scored) -> list[dict]:
+    """Per other label: how many were scored and how many the model calls medical."""
+    out = []
+    for label, n in scored.manifest.other_labels.most_common():
+        rows = [r for a, r in zip(scored.apart, scored.apart_rows) if a.label == label]
+        p = [r.p_medical for r in rows if r.status == "ok" and r.p_medical is not None]
+        out.append({"label": label, "n": n, "selected": len(rows), "scored": len(p),
+                    "judged_medical": sum(r.label == "medical" for r in rows),
+                    "mean_p_medical": round(float(np.mean(p)), 4) if p else None})
+    return out
 
-    log.info("leave-sources-out: refitting the recipe on cached features")
-    sources = np.array([e.source for e in examples])
-    views = int(config.trained_on.get("views", 1))
-    feats = extract_views(examples, variant=config.backbone, views=views, cache_dir=settings.cache_dir, seed=seed)
-    oof = cross_validate(feats, y, sources, source_folds(examples, seed=seed),
-                         c=float(config.trained_on.get("head_c", 0.005)))
-    p_lso = sigmoid(oof / temperature)
-    m_lso = binary_metrics(p_lso, y, threshold)
 
-    for name, exs, yy, pp, m in (("random_split", val_examples, y[val], p_val, m_random),
-                                 ("leave_sources_out", examples, y, p_lso, m_lso)):
-        pred = (pp >= threshold).astype(int)
-        _write_csv(out_dir / f"per_source_{name}.csv", _group_accuracy(exs, yy, pred, "source"))
-        _write_csv(out_dir / f"per_kind_{name}.csv", _group_accuracy(exs, yy, pred, "kind"))
-        (out_dir / f"classification_report_{name}.txt").write_text(_classification_report(yy, pred))
-        _plots(out_dir, name, yy, pp, m)
-
-    uncalibrated = expected_calibration_error(sigmoid(np.log(p_val / (1 - p_val)) * temperature), y[val])
-    metrics = {
-        "model": classifier.describe(),
-        "threshold": threshold,
-        "temperature": temperature,
-        "random_split": m_random.as_dict(),
-        "random_split_ece_before_temperature": round(uncalibrated, 4),
-        "leave_sources_out": m_lso.as_dict(),
+def _tables(scored: Scored, y: np.ndarray, pred: np.ndarray) -> dict[str, list[dict]]:
+    """per_source (all judged rows), per_modality (medical rows: recall) and, when the manifest
+    has a ``kind`` column, false_positives_by_kind (non-medical rows judged medical)."""
+    judged = [e for e, ok in zip(scored.examples, scored.ok) if ok]
+    medical, non_medical = y.astype(bool), ~y.astype(bool)
+    tables = {
+        "per_source": group_table([e.source for e in judged], y, pred, key="source"),
+        "per_modality": count_table([e.modality for e, m in zip(judged, medical) if m], pred[medical],
+                                    key="modality", hit="detected", rate="recall", most_first=False),
     }
-    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
-    return EvalReport(out_dir, m_random, m_lso, classifier.describe())
+    if "kind" in scored.manifest.columns:
+        tables["false_positives_by_kind"] = count_table(
+            [e.kind for e, m in zip(judged, non_medical) if m], pred[non_medical], key="kind",
+            hit="false_positives", rate="false_positive_rate", most_first=True)
+    return tables
+
+
+def _write(out: Path, scored: Scored, report: EvalReport, p: np.ndarray, y: np.ndarray) -> None:
+    """metrics.json, the tables, predictions.csv, errors.csv and the figures."""
+    m, failed = report.metrics, report.failed
+    counts = {"manifest_rows": len(scored.manifest.examples) + len(scored.manifest.apart),
+              "labelled": len(scored.manifest.examples), "selected": len(scored.examples), "scored": m.n,
+              "medical": m.tp + m.fn, "non_medical": m.tn + m.fp, "errors": len(failed),
+              "other_labels": dict(scored.manifest.other_labels.most_common())}
+    metrics = {"model": report.model, "dataset": str(scored.manifest.root), "threshold": report.model["threshold"],
+               "temperature": report.model["temperature"], "ece_bins": ECE_BINS,
+               **m.as_dict(), "counts": counts,
+               "other_labels": report.apart_scores,
+               "errors": [{"file": r.image, "status": r.status, "reason": r.reason} for r in failed]}
+    write_json(out / "metrics.json", metrics)
+    write_csv(out / "per_source.csv", report.tables["per_source"], ("source", *GROUP_COLUMNS))
+    write_csv(out / "per_modality.csv", report.tables["per_modality"], ("modality", "n", "detected", "recall"))
+    if "false_positives_by_kind" in report.tables:
+        write_csv(out / "false_positives_by_kind.csv", report.tables["false_positives_by_kind"],
+                  ("kind", "n", "false_positives", "false_positive_rate"))
+    write_csv(out / "predictions.csv", _prediction_rows(scored), PREDICTION_COLUMNS)
+    write_csv(out / "errors.csv", metrics["errors"], ("file", "status", "reason"))
+    title = f"{report.model['name']} on {scored.manifest.root.name}"
+    reliability_png(out / "reliability.png", p, y, m, title, bins=ECE_BINS)
+    confusion_png(out / "confusion.png", m, title)
+    roc_png(out / "roc.png", p, y, m, title)
+
+
+def evaluate(settings: Settings, *, out_dir: Path, limit: int | None = None, seed: int = 0) -> EvalReport:
+    """Score the resolved model on ``settings.dataset_dir`` and write metrics, tables and figures."""
+    manifest = read_manifest(settings.dataset_dir)
+    if not manifest.examples:
+        raise InvalidInput(f"{manifest.root}/manifest.csv has no row labelled medical or non-medical")
+    examples, apart, selection = _select(manifest, limit, seed)
+    classifier = Classifier.load(settings)
+    log.info("evaluate: %d labelled rows and %d kept apart through the serving path", len(examples), len(apart))
+    rows = _score([e.path for e in examples] + [a.path for a in apart], manifest.root, classifier, settings)
+    scored = Scored(manifest, examples, rows[: len(examples)], apart, rows[len(examples):])
+    ok = scored.ok
+    if not ok.any():
+        raise InvalidInput(f"none of the {len(examples)} labelled images could be scored, e.g. "
+                           f"{rows[0].image}: {rows[0].reason}")
+    y = np.array([e.label for e in examples])[ok]
+    p = np.array([r.p_medical for r, good in zip(scored.rows, ok) if good], np.float64)
+    pred = np.array([r.label == "medical" for r, good in zip(scored.rows, ok) if good])
+    metrics = binary_metrics(p, y, classifier.threshold)
+    report = EvalReport(Path(out_dir), metrics, classifier.describe(), selection, manifest.describe_apart(),
+                        _apart_scores(scored), scored.failed(), _tables(scored, y, pred))
+    report.out_dir.mkdir(parents=True, exist_ok=True)
+    _write(report.out_dir, scored, report, p, y)
+    return report

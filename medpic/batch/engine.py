@@ -1,0 +1,169 @@
+"""Ray, in one place: the session (embedded or a cluster), the pipeline, and Ray's errors.
+
+Nothing else in MedPic imports Ray: the app and the other commands never pay for it, and this
+module is where its API and its exceptions meet MedPic's.
+
+The pipeline is the pattern Ray documents for batch inference, one operator per kind of work,
+each with its own concurrency, run by Ray Data's streaming executor, which keeps only a bounded
+number of blocks in flight (memory follows the workers, not the size of the input):
+
+    targets -> extraction (actor pool: fetch, render, read PDFs)
+            -> decoding (CPU tasks: bytes to pixels at the model's input size)
+            -> classification (actor pool: one loaded model each, fed batches)
+            -> the driver (assembles targets, commits them)
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import socket
+import warnings
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any, Iterator, Sequence
+
+from medpic.batch.classify import ClassifyActor
+from medpic.batch.decode import decode_rows
+from medpic.batch.extract import Extractor
+from medpic.errors import InvalidInput, MedPicError
+from medpic.settings import Settings
+
+__all__ = ["Plan", "ray_session", "build_dataset", "stream_rows"]
+
+log = logging.getLogger(__name__)
+
+# Rows per table an extraction actor yields: a large document streams on in pieces.
+_ROWS_PER_TABLE = 32
+# Input blocks: small enough that every worker gets some, few enough to stay cheap for Ray.
+_MAX_INPUT_BLOCKS = 2000
+# Ray's notices that say nothing to a MedPic user (token auth on for a local Ray, no progress bars).
+_QUIET = ("ray._private.authentication.authentication_token_setup", "ray.data._internal.progress")
+# An actor that dies (a crash in a native library, the memory monitor) is restarted, and its task
+# tried this many more times; after that the task's block is given up, its targets stay unfinished
+# (the summary counts them; --resume runs them again) and the job goes on with the others.
+_TASK_RETRIES = 2
+# Seconds to wait for a cluster's head to accept a connection before calling its address wrong.
+_PROBE_S = 5.0
+
+
+@dataclass(frozen=True, kw_only=True)
+class Plan:
+    """Everything the stages need, decided once by the driver."""
+
+    settings: Settings
+    use_browser: bool
+    threshold: float | None
+    save_min_confidence: float | None  # None: nothing is saved
+    input_size: int  # the model's, so decoding needs no model
+    base_dir: str  # relative paths in the input are relative to this
+
+    @property
+    def model_cpus(self) -> float:
+        """CPUs Ray reserves for a model replica: the threads it runs (MEDPIC_THREADS), so that Ray
+        never packs more replicas on a node than its cores; else the fixed default."""
+        return float(self.settings.threads) if self.settings.threads else self.settings.batch_model_cpus
+
+    def logical_cpus(self) -> int:
+        """CPUs to give an embedded Ray: the machine's, or enough for every pool to start at once
+        (a pool Ray cannot place would wait forever; on one machine the OS shares the cores)."""
+        s = self.settings
+        needed = s.batch_extract_workers * s.batch_extract_cpus + s.batch_model_replicas * self.model_cpus \
+            + s.batch_decode_cpus
+        return max(os.cpu_count() or 1, math.ceil(needed))
+
+
+@contextmanager
+def ray_session(address: str | None, *, num_cpus: int, verbose: bool) -> Iterator[str]:
+    """A Ray to run on: the caller's if Ray is already initialised, else the cluster at ``address``,
+    else a local one started in this process (no dashboard, bound to 127.0.0.1) and shut at the end."""
+    import ray
+
+    if ray.is_initialized():
+        yield "existing"
+        return
+    for name in _QUIET:
+        logging.getLogger(name).setLevel(logging.NOTSET if verbose else logging.ERROR)
+    common: dict[str, Any] = dict(include_dashboard=False, log_to_driver=verbose, configure_logging=False)
+    try:
+        if address:
+            _reachable(address)
+            ray.init(address=address, **common)
+        else:  # "local": never join a cluster named by RAY_ADDRESS without being asked
+            ray.init(address="local", num_cpus=num_cpus, _node_ip_address="127.0.0.1", **common)
+    except (ConnectionError, ValueError, RuntimeError) as exc:
+        if not address:
+            raise MedPicError(f"could not start a local Ray: {type(exc).__name__}: {str(exc)[:300]}") from exc
+        raise InvalidInput(f"could not join the Ray cluster at {address!r}: {type(exc).__name__}: {str(exc)[:300]}; "
+                           "check --ray-address (host:port of the head node) and the cluster's token") from exc
+    try:
+        yield address or "local"
+    finally:
+        ray.shutdown()
+
+
+def _reachable(address: str) -> None:
+    """Fail in seconds, not minutes, when nothing listens at a ``host:port`` address (Ray itself
+    retries its connection for minutes); other forms (``auto``, ``ray://``) are left to Ray."""
+    host, _, port = address.rpartition(":")
+    if not host or not port.isdigit() or "://" in address:
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=_PROBE_S).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing answers at {address} ({exc.strerror or type(exc).__name__})") from None
+
+
+def build_dataset(pending: Sequence[tuple[int, str]], plan: Plan, *, verbose: bool) -> Any:
+    """The lazy Ray Dataset of a job's pending (seq, target) pairs; nothing runs until it is read."""
+    import ray.data
+
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = verbose
+    context.max_errored_blocks = -1  # one target crashing its worker never stops the job
+    logging.getLogger("ray.data").setLevel(logging.INFO if verbose else logging.WARNING)
+    with warnings.catch_warnings():  # Ray 2.60 deprecates per-operator retry limits, and has no other way yet
+        warnings.filterwarnings("ignore", message="`ray_remote_args` is deprecated")
+        return _operators(pending, plan)
+
+
+def _operators(pending: Sequence[tuple[int, str]], plan: Plan) -> Any:
+    import ray.data
+    from ray.data import ActorPoolStrategy
+
+    s = plan.settings
+    items = [{"target": target, "seq": seq} for seq, target in pending]
+    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), _MAX_INPUT_BLOCKS)))
+    ds = ds.map_batches(
+        Extractor, batch_size=1, batch_format="pyarrow", num_cpus=s.batch_extract_cpus,
+        max_task_retries=_TASK_RETRIES,
+        compute=ActorPoolStrategy(size=max(1, min(s.batch_extract_workers, len(items)))),
+        fn_constructor_kwargs=dict(settings=s, use_browser=plan.use_browser, base_dir=plan.base_dir,
+                                   input_size=plan.input_size, rows_per_table=_ROWS_PER_TABLE))
+    ds = ds.map_batches(decode_rows, batch_size=s.batch_decode_rows, batch_format="pyarrow",
+                        num_cpus=s.batch_decode_cpus, max_retries=_TASK_RETRIES,
+                        fn_kwargs=dict(max_pixels=s.max_pixels, input_size=plan.input_size))
+    return ds.map_batches(
+        ClassifyActor, batch_size=s.batch_size, batch_format="pyarrow", num_cpus=plan.model_cpus,
+        max_task_retries=_TASK_RETRIES,
+        compute=ActorPoolStrategy(size=s.batch_model_replicas),
+        fn_constructor_kwargs=dict(settings=s, input_size=plan.input_size, threshold=plan.threshold,
+                                   save_min_confidence=plan.save_min_confidence))
+
+
+def stream_rows(ds: Any) -> Iterator[dict[str, Any]]:
+    """The pipeline's rows as they come. A stage that failed for good (Ray wraps what it raised) is
+    a ``MedPicError``: ours with its own reason, anything else named by type, with what to do next."""
+    try:
+        for table in ds.iter_batches(batch_size=None, batch_format="pyarrow"):
+            yield from table.to_pylist()
+    except Exception as exc:  # noqa: BLE001 - Ray's exceptions, whatever a stage raised inside them
+        cause: BaseException | None = exc
+        for _ in range(20):  # down the chain of causes, never round a cycle
+            if cause is None or isinstance(cause, MedPicError):
+                break
+            cause = cause.__cause__ or cause.__context__
+        reason = cause.reason if isinstance(cause, MedPicError) else f"{type(exc).__name__}"
+        raise MedPicError(f"the batch job stopped: {reason}; committed targets are kept: run the same command "
+                          "with --resume") from exc

@@ -1,0 +1,89 @@
+"""Stage 1, extraction: an actor per worker turns targets into image rows and one end row each.
+
+Extraction waits on the network and on Chromium, so it is an actor pool of its own, sized apart
+from the model: each actor owns one ``Fetcher`` and, when pages are rendered, one
+``BrowserService`` (one Chromium, started on the first page and reused for every later one).
+Nothing a target does escapes its rows: a refused URL, a 404, a broken PDF or a timeout is that
+target's ``error`` row and end row, and the actor goes on with the next target. Pictures the
+source decoded itself (PDF images, rasterised SVGs) are shrunk to the model's input size here,
+so full-resolution pixels never travel; encoded images travel as bytes, to be decoded in stage 2.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from typing import Any, Iterator
+
+from medpic.batch.opener import open_batch_target
+from medpic.batch.rows import candidate_row, end_row, ready, tables
+from medpic.errors import reason_of
+from medpic.net.fetch import Fetcher
+from medpic.settings import Settings
+from medpic.sources.browser import BrowserService
+from medpic.sources.candidates import ImageCandidate, Status
+
+__all__ = ["Extractor", "target_rows"]
+
+# A source's kinds whose whole is one picture: when that picture cannot be had, the target failed.
+_SINGLE_PICTURE = ("urls", "images")
+
+
+class Extractor:
+    """A Ray Data actor: ``map_batches`` feeds it targets, it yields tables of rows."""
+
+    def __init__(self, *, settings: Settings, use_browser: bool, base_dir: str, input_size: int,
+                 rows_per_table: int) -> None:
+        self._settings, self._base_dir, self._input_size = settings, base_dir, input_size
+        self._rows_per_table = rows_per_table
+        self._fetcher = Fetcher(settings.net_policy())
+        self._browser = BrowserService.from_settings(settings) if use_browser else None
+
+    def __call__(self, batch: Any) -> Iterator[Any]:
+        for target, seq in zip(batch["target"].to_pylist(), batch["seq"].to_pylist()):
+            rows = target_rows(target, seq, settings=self._settings, fetcher=self._fetcher, browser=self._browser,
+                               base_dir=self._base_dir, input_size=self._input_size)
+            yield from tables(rows, max_rows=self._rows_per_table)
+
+    def __del__(self) -> None:  # Ray ends idle actors; their Chromium goes with them
+        if getattr(self, "_browser", None) is not None:
+            self._browser.close()
+
+
+def target_rows(target: str, seq: int, *, settings: Settings, fetcher: Fetcher, browser: BrowserService | None,
+                base_dir: str, input_size: int) -> Iterator[dict[str, Any]]:
+    """Every row of one target, the end row last; never raises for what the target does.
+
+    A source that cannot be read as a whole (or that fails half-way) gets one ``error`` row with
+    an empty ``image``, as ``medpic scan`` writes it; a target that is one picture fails with it."""
+    started, attempt = time.time(), secrets.token_hex(8)
+    count, status, reason, notes, whole_failed = 0, Status.OK, "", [], False
+    try:
+        extraction = open_batch_target(target, settings=settings, fetcher=fetcher, browser=browser, base_dir=base_dir)
+        first: ImageCandidate | None = None
+        try:
+            for cand in extraction.candidates:
+                first = first or cand
+                yield _row(target, seq, attempt, count, cand, min_side=extraction.min_side, settings=settings,
+                           input_size=input_size)
+                count += 1
+        finally:
+            notes = list(extraction.notes)
+        if extraction.kind in _SINGLE_PICTURE and count == 1 and first is not None and first.status == Status.ERROR:
+            status, reason = Status.ERROR, first.reason
+    except Exception as exc:  # noqa: BLE001 - one bad target never stops the job
+        status, reason, whole_failed = Status.ERROR, reason_of(exc, doing="could not read the source"), True
+    if whole_failed:
+        failed = ImageCandidate(source=target, ref="", found_by="", order=0, status=Status.ERROR, reason=reason)
+        yield candidate_row(target, seq, attempt, count, failed, min_side=0)
+        count += 1
+    yield end_row(target, seq, attempt, count=count, status=status, reason=reason, notes=notes, started=started)
+
+
+def _row(target: str, seq: int, attempt: str, order: int, cand: ImageCandidate, *, min_side: int,
+         settings: Settings, input_size: int) -> dict[str, Any]:
+    """An image row; pictures the source decoded itself are made ready (shrunk) here."""
+    pixels = None
+    if cand.image is not None:
+        cand, pixels = ready(cand, max_pixels=settings.max_pixels, min_side=min_side, input_size=input_size)
+    return candidate_row(target, seq, attempt, order, cand, min_side=min_side, pixels=pixels)
