@@ -24,6 +24,7 @@ import io
 import json
 import os
 import random
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -111,8 +112,8 @@ def _pss_kb(sid: int) -> int:
 
 def run_config(listing: Path, url: str, workers: int, replicas: int, work: Path, *, browser: bool) -> dict:
     out = work / f"out-{workers}-{replicas}"
-    env = dict(os.environ, MEDPIC_ALLOWED_ORIGINS=url, RAY_TMPDIR=tempfile.mkdtemp(prefix="mpb", dir="/tmp"),
-               TF_CPP_MIN_LOG_LEVEL="2", MEDPIC_BATCH_COMMIT_TARGETS="5")  # commits often enough to time
+    env = dict(os.environ, MEDPIC_ALLOWED_ORIGINS=url, RAY_TMPDIR=str(work / "ray"), TF_CPP_MIN_LOG_LEVEL="2",
+               MEDPIC_BATCH_COMMIT_TARGETS="5")  # commits often enough to time
     started, started_at = time.monotonic(), time.time()
     job = subprocess.Popen([sys.executable, "-m", "medpic", "batch", str(listing), "--out", str(out),
                             "--extract-workers", str(workers), "--model-replicas", str(replicas)]
@@ -161,7 +162,15 @@ def main() -> None:
     parser.add_argument("--configs", default=",".join(f"{w}x{r}" for w, r in CONFIGS),
                         help="WORKERSxREPLICAS,... (default: %(default)s)")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="medpic-bench-batch-"))
+    work = Path(tempfile.mkdtemp(prefix="mpbench", dir="/tmp"))  # short: Ray's socket paths live under it
+    try:
+        report = measure(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    print(json.dumps(report, indent=2))
+
+
+def measure(args: argparse.Namespace, work: Path) -> dict:
     (work / "pictures").mkdir()
     routes, paths = build(60 if args.small else 200, args.latency, work / "pictures")
     baseline = classify_baseline(work / "pictures")
@@ -180,7 +189,7 @@ def main() -> None:
                   classify_images_per_s=round(baseline, 1),
                   best_steady_vs_classify=round(best / baseline, 2),
                   best_end_to_end_vs_classify=round(max(r["images_per_s"] for r in results) / baseline, 2))
-    print(json.dumps(report, indent=2))
+    return report
 
 
 if __name__ == "__main__":
