@@ -145,6 +145,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     from medpic.scan import JudgeOptions, scan
     from medpic.sources.files import expand_paths, skipped_note
     from medpic.sources.targets import open_image_files
+    from medpic.sources.candidates import watch
 
     paths: list[str] = []
     for p in args.paths:
@@ -160,7 +161,7 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
     classifier = Classifier.load(settings)
     extraction = open_image_files(files, settings=settings)
     bar = tqdm(total=len(files), unit="img", file=sys.stderr, disable=None if len(files) > 20 else True)
-    extraction.candidates = _counted(extraction.candidates, bar)
+    extraction.candidates = watch(extraction.candidates, lambda n: bar.update())
     report = scan(extraction, classifier, JudgeOptions.from_settings(settings, threshold=args.threshold))
     bar.close()
     if args.csv:
@@ -169,12 +170,6 @@ def cmd_classify(args: argparse.Namespace, settings: Settings) -> int:
         sys.stdout.write(format_table(report.rows, columns=CLASSIFY_COLUMNS))
     print(report.summary().line() + (f"; CSV written to {args.csv}" if args.csv else ""), file=sys.stderr)
     return EXIT_OK
-
-
-def _counted(items, bar):
-    for item in items:
-        yield item
-        bar.update()
 
 
 def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:

@@ -19,11 +19,12 @@ from medpic.concurrency import prefetch
 from medpic.errors import ImageTooLarge, reason_of
 from medpic.imaging import decode_image
 from medpic.model.classifier import Classifier, Prediction
+from medpic.model.preprocess import to_input_size
 from medpic.report import ReportRow, Summary
 from medpic.settings import Settings
 from medpic.sources.candidates import Extraction, ImageCandidate, Status
 
-__all__ = ["Judged", "ScanReport", "JudgeOptions", "prepare", "judge", "scan"]
+__all__ = ["Judged", "ScanReport", "JudgeOptions", "prepare", "ready", "judge", "scan"]
 
 
 @dataclass(frozen=True)
@@ -113,13 +114,15 @@ def prepare(cand: ImageCandidate, *, max_pixels: int, min_side: int = 0
     return cand, image, Status.OK, ""
 
 
-def _ready(cand: ImageCandidate, classifier: Classifier, options: JudgeOptions
-           ) -> tuple[ImageCandidate, Image.Image | None, str, str]:
-    """``prepare``, then the picture shrunk to the model's input size, on a worker thread. What
-    waits for the model is that small 8-bit picture: the full-resolution one (and the candidate's
-    copy of it) is dropped here, so look-ahead costs kilobytes per image, not a decoded scan."""
-    cand, image, status, reason = prepare(cand, max_pixels=options.max_pixels, min_side=options.min_side)
-    return replace(cand, image=None), classifier.shrink(image) if image is not None else None, status, reason
+def ready(cand: ImageCandidate, *, max_pixels: int, min_side: int, input_size: int
+          ) -> tuple[ImageCandidate, Image.Image | None, str, str]:
+    """``prepare``, then the picture shrunk to the model's input size (``to_input_size``, the first
+    half of the one preprocessing), on a worker thread. What waits for the model is that small 8-bit
+    picture: the full-resolution one (and the candidate's copy of it) is dropped here, so
+    look-ahead costs kilobytes per image, not a decoded scan. The batch job's decoding stage
+    calls this too."""
+    cand, image, status, reason = prepare(cand, max_pixels=max_pixels, min_side=min_side)
+    return replace(cand, image=None), to_input_size(image, input_size) if image is not None else None, status, reason
 
 
 def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, options: JudgeOptions) -> Iterator[Judged]:
@@ -127,7 +130,8 @@ def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, options:
 
     Decoding and preprocessing run a few batches ahead on worker threads while the model works
     on the previous batch."""
-    ready = prefetch(lambda c: _ready(c, classifier, options), candidates,
+    shrunk = prefetch(lambda c: ready(c, max_pixels=options.max_pixels, min_side=options.min_side,
+                                      input_size=classifier.input_size), candidates,
                      depth=classifier.batch_size + 4 * options.decode_workers,
                      workers=options.decode_workers)
     pending: list[tuple[ImageCandidate, Image.Image | None, str, str]] = []
@@ -142,7 +146,7 @@ def judge(candidates: Iterable[ImageCandidate], classifier: Classifier, options:
         pending.clear()
 
     waiting = 0
-    for item in ready:
+    for item in shrunk:
         pending.append(item)
         waiting += item[2] == Status.OK
         if waiting >= classifier.batch_size:

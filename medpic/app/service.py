@@ -29,6 +29,7 @@ from medpic.save import write_zip
 from medpic.scan import JudgeOptions, ScanReport, scan
 from medpic.settings import Settings, parse_probability
 from medpic.sources.browser import BrowserService
+from medpic.sources.candidates import watch
 from medpic.sources.files import InputFile
 from medpic.sources.targets import open_image_files, open_image_urls, open_pdf_file, open_url
 
@@ -38,14 +39,13 @@ log = logging.getLogger(__name__)
 
 
 def _counted(candidates, on_stage, every: int = 4):
-    """Pass candidates on, saying how many have been found so far (a page's images arrive as they
-    download, so the total is known only at the end)."""
-    n = 0
-    for n, candidate in enumerate(candidates, start=1):
+    """Say how many images have been found so far (a page's images arrive as they download, so the
+    total is known only at the end)."""
+    def each(n: int) -> None:
         if n % every == 1:
             on_stage(f"found {n} image{'s' if n > 1 else ''} so far, judging them")
-        yield candidate
-    on_stage(f"judging the last of {n} image{'s' if n != 1 else ''}")
+
+    return watch(candidates, each, lambda n: on_stage(f"judging the last of {n} image{'s' if n != 1 else ''}"))
 
 
 class MedPicService:

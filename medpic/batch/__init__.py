@@ -1,7 +1,6 @@
 """``medpic batch``: thousands of pages, PDFs and images in one resumable job, on Ray Data.
 
     inputs.py    the list of targets (text, CSV or Parquet with a ``target`` column, or stdin)
-    opener.py    one target to an Extraction (pages and PDFs as ``scan`` opens them, images)
     rows.py      the row format every stage passes on (bytes and JSON fields, never PIL objects)
     extract.py   stage 1: extraction actors (one Fetcher and one Chromium each)
     decode.py    stage 2: decoding tasks (bytes to pixels at the model's input size)

@@ -15,13 +15,13 @@ import secrets
 import time
 from typing import Any, Iterator
 
-from medpic.batch.opener import open_batch_target
 from medpic.batch.rows import candidate_row, end_row, ready, tables
 from medpic.errors import reason_of
 from medpic.net.fetch import Fetcher
 from medpic.settings import Settings
 from medpic.sources.browser import BrowserService
 from medpic.sources.candidates import ImageCandidate, Status
+from medpic.sources.targets import open_listed_target
 
 __all__ = ["Extractor", "target_rows"]
 
@@ -59,7 +59,8 @@ def target_rows(target: str, seq: int, *, settings: Settings, fetcher: Fetcher, 
     started, attempt = time.time(), secrets.token_hex(8)
     count, status, reason, notes, whole_failed = 0, Status.OK, "", [], False
     try:
-        extraction = open_batch_target(target, settings=settings, fetcher=fetcher, browser=browser, base_dir=base_dir)
+        extraction = open_listed_target(target, settings=settings, fetcher=fetcher, browser=browser,
+                                        base_dir=base_dir)
         first: ImageCandidate | None = None
         try:
             for cand in extraction.candidates:

@@ -18,8 +18,7 @@ import json
 from dataclasses import replace
 from typing import Any, Iterable, Iterator
 
-from medpic.model.preprocess import to_input_size
-from medpic.scan import prepare
+from medpic.scan import ready as judge_ready
 from medpic.sources.candidates import ImageCandidate
 
 __all__ = ["IMAGE", "END", "stage_schema", "fields_of", "candidate_row", "end_row", "candidate_of", "ready",
@@ -75,14 +74,13 @@ def candidate_of(row: dict[str, Any], *, input_size: int) -> ImageCandidate:
 
 def ready(cand: ImageCandidate, *, max_pixels: int, min_side: int, input_size: int
           ) -> tuple[ImageCandidate, bytes | None]:
-    """A candidate decoded and shrunk as the judge would (``prepare``, then the model's input size):
+    """A candidate decoded and shrunk by the judge's own ``ready``:
     the candidate with its final size, status and reason, and its pixels as RGB bytes (or None).
 
     The classify stage rebuilds the candidate with those pixels; ``judge`` then takes them as they
     are (their size is already the input size), so its rows are exactly ``medpic scan``'s."""
-    cand, image, status, reason = prepare(cand, max_pixels=max_pixels, min_side=min_side)
-    pixels = to_input_size(image, input_size).tobytes() if image is not None else None
-    return replace(cand, image=None, status=status, reason=reason), pixels
+    cand, image, status, reason = judge_ready(cand, max_pixels=max_pixels, min_side=min_side, input_size=input_size)
+    return replace(cand, status=status, reason=reason), image.tobytes() if image is not None else None
 
 
 def tables(rows: Iterable[dict[str, Any]], *, max_rows: int, max_bytes: int = 64 << 20) -> Iterator[Any]:

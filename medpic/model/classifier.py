@@ -17,7 +17,7 @@ from PIL import Image
 
 from medpic.model.config import ModelConfig
 from medpic.model.calibration import sigmoid
-from medpic.model.preprocess import preprocess_batch, to_input_size
+from medpic.model.preprocess import preprocess_batch
 from medpic.model.runtime import TFLiteRuntime
 from medpic.model.source import ModelLocation, check_folder, resolve_model
 from medpic.settings import Settings, parse_probability
@@ -70,11 +70,6 @@ class Classifier:
         return self.config.input_size
 
     # -- the three stages ------------------------------------------------------------------
-
-    def shrink(self, image: Image.Image) -> Image.Image:
-        """The picture at the model's input size, as ``preprocess`` would resize it (done early, on
-        the decoding threads, so a look-ahead of pictures costs kilobytes each)."""
-        return to_input_size(image, self.config.input_size)
 
     def preprocess(self, images: Sequence[Image.Image]) -> np.ndarray:
         return preprocess_batch(list(images), self.config.input_size)

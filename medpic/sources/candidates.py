@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from typing import Iterable
+from typing import Callable, Iterable, Iterator
 
 from PIL import Image
 
-__all__ = ["ImageCandidate", "Extraction", "short_ref", "Status"]
+__all__ = ["ImageCandidate", "Extraction", "short_ref", "Status", "watch"]
 
 
 class Status:
@@ -76,3 +76,15 @@ class Extraction:
 def short_ref(url: str) -> str:
     """``data:`` URIs shortened for reports; other URLs as they are."""
     return url if not url.startswith("data:") or len(url) <= 80 else url[:60] + f"...({len(url)} chars)"
+
+
+def watch(candidates: Iterable[ImageCandidate], on_each: Callable[[int], None],
+          on_end: Callable[[int], None] | None = None) -> Iterator[ImageCandidate]:
+    """Pass candidates on as the judge pulls them, telling ``on_each`` how many have gone by (and
+    ``on_end`` the total): progress bars and progress messages, without holding anything."""
+    n = 0
+    for n, candidate in enumerate(candidates, start=1):
+        on_each(n)
+        yield candidate
+    if on_end is not None:
+        on_end(n)

@@ -2,13 +2,15 @@
 
 The CLI and the app both come here. A path is a PDF file; an ``http(s)`` URL is a PDF or a web
 page, decided by its first bytes (not its name) in the same exchange that downloads it, so a
-PDF is fetched once; image files, uploads and image URLs each have their own opener.
+PDF is fetched once; image files, uploads and image URLs each have their own opener, and a batch
+list's lines (which may also name pictures) are told apart here too.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Callable, Sequence
+from urllib.parse import urlsplit
 
 from medpic.errors import FileTooLarge, InvalidInput
 from medpic.net.download import ImageDownloader
@@ -20,7 +22,8 @@ from medpic.sources.files import IMAGE_EXTENSIONS, InputFile, file_candidates, r
 from medpic.sources.page.extract import extract_page
 from medpic.sources.pdf import extract_pdf, is_pdf
 
-__all__ = ["kind_of_file", "open_target", "open_url", "open_pdf_file", "open_image_files", "open_image_urls", "is_url"]
+__all__ = ["kind_of_file", "is_url", "is_image_url", "open_target", "open_listed_target", "open_url", "open_pdf_file",
+           "open_image_files", "open_image_urls"]
 
 _PEEK = 1024
 
@@ -41,6 +44,28 @@ def kind_of_file(path: str | Path) -> str:
     if is_pdf(head):
         return "pdf"
     return "image" if Path(path).suffix.lower() in IMAGE_EXTENSIONS else "other"
+
+
+def is_image_url(url: str) -> bool:
+    """Whether a URL names a picture by its extension (``.../scan.png?size=2``)."""
+    return PurePosixPath(urlsplit(url).path).suffix.lower() in IMAGE_EXTENSIONS
+
+
+def open_listed_target(target: str, *, settings: Settings, fetcher: Fetcher, browser: BrowserService | None,
+                       base_dir: str | Path) -> Extraction:
+    """A line of a batch list, which may also name a picture: an image URL is fetched as one image
+    (its own row, its own ``HTTP 404``), other URLs are pages or PDFs as for ``open_target``; a local
+    file is an image by ``kind_of_file``, else a PDF. Relative paths are resolved against
+    ``base_dir``, since batch workers do not share the driver's working directory."""
+    if is_url(target):
+        if is_image_url(target):
+            return open_image_urls([target], settings=settings, fetcher=fetcher, page_url=target)
+        return open_url(target, settings=settings, fetcher=fetcher, browser=browser)
+    path = Path(base_dir, target)
+    if kind_of_file(path) == "image":
+        return open_image_files([InputFile(source=target, path=str(path), ref=target)], settings=settings,
+                                source=target)
+    return open_pdf_file(path, settings=settings, name=target)
 
 
 def open_target(target: str, *, settings: Settings, fetcher: Fetcher, browser: BrowserService | None,

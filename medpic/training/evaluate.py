@@ -135,10 +135,10 @@ def _counted(items: Iterable, total: int) -> Iterator:
     """The candidates as the judge pulls them, with a progress bar on a terminal."""
     from tqdm import tqdm
 
+    from medpic.sources.candidates import watch
+
     with tqdm(total=total, unit="img", file=sys.stderr, disable=None if total > 20 else True) as bar:
-        for item in items:
-            yield item
-            bar.update()
+        yield from watch(items, lambda n: bar.update())
 
 
 def _score(paths: list[Path], root: Path, classifier: Classifier, settings: Settings) -> list[ReportRow]:

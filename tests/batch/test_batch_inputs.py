@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medpic.batch import read_targets
-from medpic.batch.opener import is_image_url
+from medpic.sources.targets import is_image_url
 from medpic.errors import InvalidInput
 
 

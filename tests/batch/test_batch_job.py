@@ -24,7 +24,7 @@ from medpic.cli import main
 from medpic.errors import InvalidInput
 from medpic.model.classifier import Classifier
 from medpic.net.fetch import Fetcher
-from medpic.batch.opener import is_image_url
+from medpic.sources.targets import is_image_url
 from medpic.report import SCAN_COLUMNS, write_csv
 from medpic.scan import JudgeOptions, scan
 from medpic.settings import Settings, origin_of

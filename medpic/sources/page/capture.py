@@ -179,57 +179,53 @@ async def _scroll(page, limits: WebLimits, budget_end: float) -> list[str]:
     return [f"scrolling stopped after {limits.max_scroll_steps} steps: {why}; images further down may be missing"]
 
 
-async def _frames(page) -> list[tuple[str, str]]:
-    """(CDP frame id, URL) of the page's main frame and its same-origin frames, in document order."""
-    cdp = await page.context.new_cdp_session(page)
-    try:
-        tree = (await cdp.send("Page.getFrameTree"))["frameTree"]
-    finally:
-        await cdp.detach()
+async def _frames(cdp) -> list[str]:
+    """CDP frame ids of the page's main frame and its same-origin frames, in document order."""
+    tree = (await cdp.send("Page.getFrameTree"))["frameTree"]
     origin = urlsplit(tree["frame"]["url"])[:2]
     found, todo = [], [tree]
     while todo:
         node = todo.pop(0)
         if not found or urlsplit(node["frame"]["url"])[:2] == origin:
-            found.append((node["frame"]["id"], node["frame"]["url"]))
+            found.append(node["frame"]["id"])
         todo.extend(node.get("childFrames", []))
     return found
 
 
-async def _discover_in(page, frame_id: str, max_elements: int) -> dict:
+async def _discover_in(cdp, frame_id: str, max_elements: int) -> dict:
     """The discovery rules run in an isolated world of the frame: the page's DOM, MedPic's own
     JavaScript builtins, so a page that replaces ``Object.assign`` or ``Array.prototype.push``
     cannot blind or steer discovery."""
-    cdp = await page.context.new_cdp_session(page)
-    try:
-        world = await cdp.send("Page.createIsolatedWorld", {"frameId": frame_id, "worldName": "medpic"})
-        result = await cdp.send("Runtime.evaluate", {
-            "expression": f"({DISCOVER_JS})({int(max_elements)})", "contextId": world["executionContextId"],
-            "returnByValue": True, "awaitPromise": True})
-    finally:
-        await cdp.detach()
+    world = await cdp.send("Page.createIsolatedWorld", {"frameId": frame_id, "worldName": "medpic"})
+    result = await cdp.send("Runtime.evaluate", {
+        "expression": f"({DISCOVER_JS})({int(max_elements)})", "contextId": world["executionContextId"],
+        "returnByValue": True, "awaitPromise": True})
     if "exceptionDetails" in result:
         raise ValueError(result["exceptionDetails"].get("text", "discovery failed"))
     return result["result"]["value"]
 
 
 async def _discover(page, limits: WebLimits) -> tuple[list[Sighting], list[str]]:
-    """Run the discovery rules in the page and its same-origin frames."""
+    """Run the discovery rules in the page and its same-origin frames (one CDP session for all)."""
     error, _ = playwright_error_types()
     sightings: list[Sighting] = []
     notes: list[str] = []
-    for n, (frame_id, _url) in enumerate(await _frames(page)):
-        try:
-            result = await _discover_in(page, frame_id, limits.max_elements)
-        except (error, ValueError, KeyError) as exc:
-            notes.append(f"a frame could not be read: {first_line(exc)}")
-            continue
-        if result["truncated"]:
-            notes.append(f"only the first {limits.max_elements} elements were checked for CSS backgrounds")
-        for record in result["images"]:
-            raw_group = record.pop("group", None)
-            record["order"] = len(sightings)
-            sightings.append(Sighting(group=f"{n}:{raw_group}" if raw_group else None, **record))
+    cdp = await page.context.new_cdp_session(page)
+    try:
+        for n, frame_id in enumerate(await _frames(cdp)):
+            try:
+                result = await _discover_in(cdp, frame_id, limits.max_elements)
+            except (error, ValueError, KeyError) as exc:
+                notes.append(f"a frame could not be read: {first_line(exc)}")
+                continue
+            if result["truncated"]:
+                notes.append(f"only the first {limits.max_elements} elements were checked for CSS backgrounds")
+            for record in result["images"]:
+                raw_group = record.pop("group", None)
+                record["order"] = len(sightings)
+                sightings.append(Sighting(group=f"{n}:{raw_group}" if raw_group else None, **record))
+    finally:
+        await cdp.detach()
     return sightings, notes
 
 
