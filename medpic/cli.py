@@ -47,15 +47,21 @@ def _positive(text: str) -> int:
 
 def _add_training_commands(sub: argparse._SubParsersAction) -> None:
     """``train`` (and its ``--check``) and ``evaluate``: the maintainers' commands, kept together."""
+    from medpic.training.recipe import Recipe
+
     p = sub.add_parser("train", help="train the classifier on the shared dataset and export it")
     p.add_argument("--dataset", type=Path, help="dataset folder with manifest.csv")
-    p.add_argument("--out", type=Path, help="model folder to write (default: the bundled models/medpic-lite1)")
+    p.add_argument("--out", type=Path, help="model folder to write (default: the bundled models/medpic)")
     p.add_argument("--check", action="store_true",
                    help="only measure the recipe on leave-sources-out folds and write reports/train-check/; "
                         "no model is written")
-    p.add_argument("--views", type=_positive, default=3, help="clean + augmented views per image (default 3)")
-    p.add_argument("--variant", choices=("lite0", "lite1", "lite2"), default="lite1",
-                   help="EfficientNet-Lite backbone (default lite1: best on unseen sources within the speed bar)")
+    default = Recipe()
+    p.add_argument("--views", type=_positive, default=default.views,
+                   help=f"clean + augmented views per image (default {default.views})")
+    p.add_argument("--variant", choices=("lite0", "lite1", "lite2"), default=default.variant,
+                   help=f"EfficientNet-Lite backbone (default {default.variant}: see the model card for why)")
+    p.add_argument("--head", choices=("mlp", "linear"), default=default.head,
+                   help=f"the medical head (default {default.head})")
     p.add_argument("--seed", type=int, default=0)
 
     p = sub.add_parser("evaluate", help="score the model users get on a labelled folder, write reports/")
@@ -127,7 +133,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_training_commands(sub)
 
     p = sub.add_parser("publish-model", help="upload a model folder to the Hugging Face Hub (maintainers)")
-    p.add_argument("--repo", required=True, help="Hub repo id, e.g. medpic/medpic-lite1")
+    p.add_argument("--repo", required=True, help="Hub repo id, e.g. medpic/medpic")
     p.add_argument("--folder", type=Path, help="model folder (default: the bundled one)")
     p.add_argument("--private", action="store_true")
     return parser
@@ -263,18 +269,20 @@ def batch_line(summary: dict) -> str:
 
 
 def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    from medpic.training.recipe import Recipe
+
     settings = settings.with_(dataset_dir=args.dataset or settings.dataset_dir)
-    recipe = dict(views=args.views, seed=args.seed, variant=args.variant)
+    recipe = Recipe(variant=args.variant, views=args.views, head=args.head, seed=args.seed)
     if args.check:
         from medpic.training.check import check_recipe
 
         if args.out:
             raise InvalidInput("--out names the model folder to write; --check writes no model")
-        print(check_recipe(settings, out_dir=settings.reports_dir / "train-check", **recipe).summary())
+        print(check_recipe(settings, out_dir=settings.reports_dir / "train-check", recipe=recipe).summary())
         return EXIT_OK
     from medpic.training.train import train
 
-    print(train(settings, out_dir=args.out or settings.bundled_model_dir, **recipe).summary())
+    print(train(settings, out_dir=args.out or settings.bundled_model_dir, recipe=recipe).summary())
     return EXIT_OK
 
 

@@ -19,12 +19,15 @@ __all__ = ["ReportRow", "Summary", "Status", "CLASSIFY_COLUMNS", "SCAN_COLUMNS",
            "format_table", "cell"]
 
 
-CLASSIFY_COLUMNS = ("source", "image", "width", "height", "label", "p_medical", "confidence", "status", "reason")
+# The modality columns come last so that readers of the earlier, shorter files keep working;
+# they are empty for non-medical and error rows and for a single-head model.
+CLASSIFY_COLUMNS = ("source", "image", "width", "height", "label", "p_medical", "confidence", "status", "reason",
+                    "modality", "modality_confidence")
 SCAN_COLUMNS = ("source", "image", "page", "found_by", "alt", "width", "height", "sha256",
-                "label", "p_medical", "confidence", "status", "reason")
+                "label", "p_medical", "confidence", "status", "reason", "modality", "modality_confidence")
 # What ``medpic scan`` prints on a terminal: the CSV's columns a person reads first.
-SCAN_TABLE_COLUMNS = ("image", "page", "found_by", "width", "height", "label", "p_medical", "confidence", "status",
-                      "reason")
+SCAN_TABLE_COLUMNS = ("image", "page", "found_by", "width", "height", "label", "p_medical", "confidence", "modality",
+                      "status", "reason")
 
 
 @dataclass(frozen=True)
@@ -44,6 +47,8 @@ class ReportRow:
     found_by: str = ""
     alt: str = ""
     sha256: str = ""
+    modality: str = ""
+    modality_confidence: float | None = None
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)

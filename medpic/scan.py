@@ -85,32 +85,35 @@ def _row(c: ImageCandidate, *, status: str, reason: str = "", prediction: Predic
         source=c.source, image=c.ref, status=status, reason=reason, width=c.width, height=c.height,
         label=prediction.label if prediction else "", p_medical=prediction.p_medical if prediction else None,
         confidence=prediction.confidence if prediction else None, page=c.page, found_by=c.found_by,
-        alt=c.alt, sha256=c.sha256,
+        alt=c.alt, sha256=c.sha256, modality=prediction.modality if prediction else "",
+        modality_confidence=prediction.modality_confidence if prediction else None,
     )
 
 
-def prepare(cand: ImageCandidate, *, max_pixels: int, min_side: int = 0
+def prepare(cand: ImageCandidate, *, max_pixels: int, min_side: int = 0, reduce_to: int | None = None
             ) -> tuple[ImageCandidate, Image.Image | None, str, str]:
     """A candidate made ready for the model: (candidate, pixels, status, reason).
 
     Decoding happens here, so any failure is this candidate's ``error``; images smaller than
     ``min_side`` on either side (icons, tracking pixels) become ``skipped`` once their true
-    size is known."""
+    size is known. ``reduce_to`` lets a large JPEG decode at a reduced scale (``decode_image``)."""
     if cand.status != Status.OK:
         return cand, None, cand.status, cand.reason
     image = cand.image
+    size = image.size if image is not None else (0, 0)
     if image is None:
         try:
-            decoded = decode_image(cand.data or b"", max_pixels=max_pixels)
+            decoded = decode_image(cand.data or b"", max_pixels=max_pixels, reduce_to=reduce_to)
         except ImageTooLarge as exc:  # a bomb's row still says how large it claimed to be
             return replace(cand, width=exc.width or cand.width, height=exc.height or cand.height), None, \
                 Status.ERROR, exc.reason
         except Exception as exc:  # noqa: BLE001 - one image never aborts a page or a document
             return cand, None, Status.ERROR, reason_of(exc, doing="could not decode image")
-        image = decoded.image
+        image, size = decoded.image, (decoded.width, decoded.height)  # the file's size, not a draft's
         cand = replace(cand, width=decoded.width, height=decoded.height)
-    if min_side and min(image.size) < min_side:
-        return cand, None, Status.SKIPPED, f"too small: {image.size[0]}x{image.size[1]} is under {min_side} px"
+    width, height = size
+    if min_side and min(width, height) < min_side:
+        return cand, None, Status.SKIPPED, f"too small: {width}x{height} is under {min_side} px"
     return cand, image, Status.OK, ""
 
 
@@ -121,7 +124,7 @@ def ready(cand: ImageCandidate, *, max_pixels: int, min_side: int, input_size: i
     picture: the full-resolution one (and the candidate's copy of it) is dropped here, so
     look-ahead costs kilobytes per image, not a decoded scan. The batch job's decoding stage
     calls this too."""
-    cand, image, status, reason = prepare(cand, max_pixels=max_pixels, min_side=min_side)
+    cand, image, status, reason = prepare(cand, max_pixels=max_pixels, min_side=min_side, reduce_to=input_size)
     return replace(cand, image=None), to_input_size(image, input_size) if image is not None else None, status, reason
 
 

@@ -22,7 +22,7 @@ __all__ = ["Settings", "NetPolicy", "FetchLimits", "PdfLimits", "WebLimits", "pa
            "REPO_ROOT", "BUNDLED_MODEL_DIR"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_MODEL_DIR = REPO_ROOT / "models" / "medpic-lite1"
+BUNDLED_MODEL_DIR = REPO_ROOT / "models" / "medpic"
 DEFAULT_DATASET = REPO_ROOT.parent / "shared" / "datasets" / "medpic"
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -90,7 +90,7 @@ class Settings:
 
     # A local model folder to use before anything else (MEDPIC_MODEL_DIR).
     model_dir: Path | None = None
-    # A Hugging Face Hub repo holding a model folder, e.g. "medpic/medpic-lite1" (MEDPIC_MODEL_REPO).
+    # A Hugging Face Hub repo holding a model folder, e.g. "medpic/medpic" (MEDPIC_MODEL_REPO).
     # Empty means: do not contact the Hub, use the bundled model.
     model_repo: str | None = None
     # Branch, tag or commit of that repo (MEDPIC_MODEL_REVISION).

@@ -42,6 +42,10 @@ def test_folder_to_csv_one_row_per_image_errors_included(folder, tmp_path_factor
     assert by_name["notes.jpg"]["reason"] == "not an image: unknown format"
     assert by_name["notes.jpg"]["label"] == "" and by_name["notes.jpg"]["p_medical"] == ""
     assert all(r["source"] == str(folder) for r in by_name.values())
+    # the bundled model names the modality of medical images only
+    assert by_name["fundus.jpg"]["modality"] == "ophthalmology" and 0 < float(by_name["fundus.jpg"]["modality_confidence"]) <= 1
+    for name in ("cat.png", "broken.jpg", "notes.jpg"):
+        assert by_name[name]["modality"] == by_name[name]["modality_confidence"] == ""
 
 
 def test_missing_path_is_a_row_not_a_crash(tmp_path, capsys):

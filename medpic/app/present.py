@@ -14,7 +14,7 @@ from urllib.parse import unquote, urlsplit
 
 from medpic.report import ReportRow
 
-__all__ = ["percent", "verdict", "caption", "plural", "download_stem", "web_address"]
+__all__ = ["percent", "verdict", "modality_name", "caption", "plural", "download_stem", "web_address"]
 
 # Below this confidence a verdict is called uncertain, whatever side of the threshold it falls.
 UNCERTAIN_BELOW = 0.65
@@ -29,14 +29,31 @@ def percent(p: float) -> str:
     return f"{round(100 * p)}%"
 
 
+# How the modality head's class names are written for people; the extension has the same table.
+MODALITY_NAMES = {"xray": "X-ray", "ct": "CT", "mri": "MRI", "ultrasound": "Ultrasound", "nuclear": "Nuclear",
+                  "microscopy": "Microscopy", "dermatology": "Dermatology", "clinical_photo": "Clinical photo",
+                  "endoscopy": "Endoscopy", "ophthalmology": "Ophthalmology", "trace": "ECG/EEG trace",
+                  "other": "Other medical"}
+
+
+def modality_name(row: ReportRow) -> str:
+    """``"CT 94%"`` for a medical row of a two-head model; empty otherwise."""
+    if not row.modality:
+        return ""
+    name = MODALITY_NAMES.get(row.modality, row.modality)
+    return f"{name} {percent(row.modality_confidence)}" if row.modality_confidence is not None else name
+
+
 def verdict(row: ReportRow) -> str:
-    """``"Medical >99%"``, ``"Not medical 88%"``, ``"Uncertain (55% medical)"``, or why there is none."""
+    """``"Medical >99% · CT 94%"``, ``"Not medical 88%"``, ``"Uncertain (55% medical)"``, or why
+    there is none."""
     if row.status != "ok":
         return "Skipped" if row.status == "skipped" else "Could not be read"
     if (row.confidence or 0) < UNCERTAIN_BELOW:
         return f"Uncertain ({percent(row.p_medical or 0)} medical)"
     word = "Medical" if row.label == "medical" else "Not medical"
-    return f"{word} {percent(row.confidence or 0)}"
+    modality = modality_name(row)
+    return f"{word} {percent(row.confidence or 0)}" + (f" · {modality}" if modality else "")
 
 
 def caption(row: ReportRow, *, limit: int = 60) -> str:

@@ -25,7 +25,7 @@ __all__ = ["RESULT_COLUMNS", "TargetRecord", "TargetResult", "atomic_write", "wr
 
 RESULT_COLUMNS = SCAN_COLUMNS + ("target",)
 _INTS = ("page", "width", "height")
-_FLOATS = ("p_medical", "confidence")
+_FLOATS = ("p_medical", "confidence", "modality_confidence")
 
 
 @dataclass(frozen=True)

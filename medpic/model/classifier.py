@@ -15,8 +15,9 @@ from typing import Sequence
 import numpy as np
 from PIL import Image
 
+from medpic.errors import ModelError
 from medpic.model.config import ModelConfig
-from medpic.model.calibration import sigmoid
+from medpic.model.calibration import sigmoid, softmax
 from medpic.model.preprocess import preprocess_batch
 from medpic.model.runtime import TFLiteRuntime
 from medpic.model.source import ModelLocation, check_folder, resolve_model
@@ -35,6 +36,8 @@ class Prediction:
     p_medical: float  # calibrated probability that the image is medical
     confidence: float  # calibrated probability of the predicted label
     logit: float  # raw model output, before temperature scaling
+    modality: str = ""  # for a medical verdict of a two-head model: "ct", "xray", ...; else empty
+    modality_confidence: float | None = None  # calibrated probability of that modality
 
     @property
     def is_medical(self) -> bool:
@@ -61,6 +64,9 @@ class Classifier:
         location = resolve_model(settings)
         config = check_folder(location.path)
         runtime = TFLiteRuntime(location.path / config.model_file, threads=settings.threads)
+        if runtime.outputs not in (1, config.outputs):
+            raise ModelError(f"{config.model_file} in {str(location.path)!r} has {runtime.outputs} outputs; "
+                             f"config.json describes {config.outputs}")
         log.info("loaded %s %s from %s in %.2f s (%s)", config.name, config.version, location.origin,
                  time.perf_counter() - started, runtime.engine)
         return cls(location, config, runtime, batch_size=settings.batch_size, threshold=settings.threshold)
@@ -77,18 +83,38 @@ class Classifier:
     def forward(self, batch: np.ndarray) -> np.ndarray:
         return self._runtime(batch)
 
-    def postprocess(self, logits: np.ndarray, *, threshold: float | None = None) -> list[Prediction]:
+    @property
+    def modalities(self) -> tuple[str, ...]:
+        """The modality head's classes; empty for an older, single-head model."""
+        return self.config.modalities
+
+    def postprocess(self, outputs: np.ndarray, *, threshold: float | None = None) -> list[Prediction]:
+        """Model outputs ``(N,)`` (medical logit only) or ``(N, 1 + K)`` (then K modality logits)
+        -> verdicts. Only a medical verdict gets a modality: the head was trained on medical
+        images alone, so its answer for anything else means nothing."""
         threshold = self.threshold if threshold is None else parse_probability(threshold)
-        probs = sigmoid(np.asarray(logits, np.float64) / self.config.temperature)
+        if not len(outputs):
+            return []
+        outputs = np.asarray(outputs, np.float64).reshape(len(outputs), -1)
+        logits = outputs[:, 0]
+        probs = sigmoid(logits / self.config.temperature)
+        kinds = self.modalities if outputs.shape[1] == 1 + len(self.modalities) else ()
+        modality_probs = softmax(outputs[:, 1:] / self.config.modality_temperature) if kinds else None
         negative, positive = self.config.labels
         out = []
-        for logit, p in zip(logits, probs):
+        for i, (logit, p) in enumerate(zip(logits, probs)):
             medical = bool(p >= threshold)
+            modality, modality_confidence = "", None
+            if medical and modality_probs is not None:
+                best = int(np.argmax(modality_probs[i]))
+                modality, modality_confidence = kinds[best], float(modality_probs[i, best])
             out.append(Prediction(
                 label=positive if medical else negative,
                 p_medical=float(p),
                 confidence=float(p if medical else 1.0 - p),
                 logit=float(logit),
+                modality=modality,
+                modality_confidence=modality_confidence,
             ))
         return out
 
@@ -113,4 +139,7 @@ class Classifier:
             "threshold": self.threshold,
             "temperature": self.config.temperature,
             "engine": self._runtime.engine,
+            "modalities": list(self.modalities) if self._runtime.outputs > 1 else [],
+            "modality": ("yes: " + ", ".join(self.modalities)) if self._runtime.outputs > 1 and self.modalities
+            else "no (a single-head model: reports carry no modality)",
         }

@@ -68,6 +68,9 @@ def available_cpus() -> int:
 class TFLiteRuntime:
     """Runs a single-input, single-output TFLite model on float batches, one image at a time.
 
+    The output is a vector per image: the medical logit, then the modality logits of a two-head
+    model (one column for an older, single-head one).
+
     Batch 1 is the fastest TFLite shape on CPU and never needs a tensor resize, so every call
     reuses the same allocated interpreter; a lock makes it safe to share between threads.
     """
@@ -85,16 +88,17 @@ class TFLiteRuntime:
         out = self._interpreter.get_output_details()[0]
         self._input, self._output = inp["index"], out["index"]
         self.input_shape = tuple(int(d) for d in inp["shape"][1:])
+        self.outputs = int(np.prod(out["shape"][1:], dtype=np.int64)) if len(out["shape"]) > 1 else 1
         self._lock = threading.Lock()
 
     def __call__(self, batch: np.ndarray) -> np.ndarray:
-        """Raw model outputs (logits), shape ``(N,)``, for a preprocessed ``(N, H, W, 3)`` batch."""
+        """Raw model outputs (logits), shape ``(N, outputs)``, for a preprocessed ``(N, H, W, 3)`` batch."""
         if batch.ndim != 4 or tuple(batch.shape[1:]) != self.input_shape:
             raise ModelError(f"expected a batch of shape (N, {self.input_shape}), got {batch.shape}")
-        out = np.empty(len(batch), np.float32)
+        out = np.empty((len(batch), self.outputs), np.float32)
         with self._lock:
             for i in range(len(batch)):
                 self._interpreter.set_tensor(self._input, batch[i : i + 1].astype(np.float32, copy=False))
                 self._interpreter.invoke()
-                out[i] = self._interpreter.get_tensor(self._output).reshape(-1)[0]
+                out[i] = self._interpreter.get_tensor(self._output).reshape(-1)
         return out

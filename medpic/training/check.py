@@ -15,8 +15,9 @@ import numpy as np
 
 from medpic.settings import Settings
 from medpic.training.metrics import BinaryMetrics
-from medpic.training.reports import GROUP_COLUMNS, confusion_png, group_table, roc_png, write_csv, write_json
-from medpic.training.train import DEFAULT_VARIANT, DEFAULT_VIEWS, FOLDS, HEAD_C, RecipeFit, fit_recipe
+from medpic.training.reports import (GROUP_COLUMNS, confusion_png, group_table, modality_confusion_png, roc_png,
+                                     write_csv, write_json)
+from medpic.training.train import FOLDS, Recipe, RecipeFit, fit_metrics, fit_recipe
 
 __all__ = ["check_recipe", "CheckReport"]
 
@@ -26,9 +27,11 @@ class CheckReport:
     """The recipe's figures on both validation splits, and where the tables went."""
 
     out_dir: Path
-    recipe: dict
+    recipe: Recipe
     random_split: BinaryMetrics
     leave_sources_out: BinaryMetrics
+    modality_leave_sources_out: dict
+    calibration: dict  # temperature, threshold, ECE before temperature scaling
     apart: str
 
     def summary(self) -> str:
@@ -36,12 +39,13 @@ class CheckReport:
             return (f"{name:<22} n={m.n:<6} accuracy {m.accuracy:.4f}  precision {m.precision:.4f}  "
                     f"recall {m.recall:.4f}  ROC AUC {m.roc_auc:.4f}  ECE {m.ece:.4f}")
 
-        r = self.recipe
-        return "\n".join([f"recipe: {r['variant']}, {r['views']} view(s), C={r['head_c']}, seed {r['seed']} "
-                          f"(temperature {r['temperature']:.3f}, threshold {r['threshold']:.3f})",
+        cal, modality = self.calibration, self.modality_leave_sources_out
+        return "\n".join([f"recipe: {self.recipe.describe()} (temperature {cal['temperature']:.3f}, "
+                          f"threshold {cal['threshold']:.3f})",
                           self.apart,
                           line("random split (15%)", self.random_split),
                           line(f"leave-sources-out ({FOLDS})", self.leave_sources_out),
+                          f"{'modality, held-out':<22} n={modality['n']:<6} accuracy {modality['accuracy']:.4f}",
                           f"reports written to {self.out_dir}/ (no model written)"])
 
 
@@ -57,18 +61,23 @@ def _write_split(out: Path, name: str, fit: RecipeFit, rows: np.ndarray, p: np.n
     roc_png(out / f"roc_{name}.png", p, y, m, f"recipe check: {name.replace('_', ' ')}")
 
 
-def check_recipe(settings: Settings, *, out_dir: Path, views: int = DEFAULT_VIEWS, seed: int = 0,
-                 variant: str = DEFAULT_VARIANT, c: float = HEAD_C) -> CheckReport:
+def check_recipe(settings: Settings, *, out_dir: Path, recipe: Recipe = Recipe()) -> CheckReport:
     """Run the recipe on ``settings.dataset_dir`` and write its figures to ``out_dir``."""
-    fit = fit_recipe(settings, views=views, seed=seed, variant=variant, c=c)
+    fit = fit_recipe(settings, recipe)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     _write_split(out, "random_split", fit, np.flatnonzero(fit.val), fit.p_val, fit.random_metrics)
     _write_split(out, "leave_sources_out", fit, np.arange(len(fit.labels)), fit.p_lso, fit.lso_metrics)
-    recipe = {"variant": variant, "views": views, "seed": seed, "head_c": c, "folds": FOLDS,
-              "temperature": round(fit.temperature, 6), "threshold": round(fit.threshold, 6)}
-    metrics = {"dataset": str(settings.dataset_dir), "recipe": recipe,
-               "other_labels_kept_apart": dict(fit.manifest.other_labels.most_common()),
-               "random_split": fit.random_metrics.as_dict(), "leave_sources_out": fit.lso_metrics.as_dict()}
+    figures = fit_metrics(fit)
+    modality = figures["modality_leave_sources_out"]
+    modality_confusion_png(out / "confusion_modality_leave_sources_out.png", modality["classes"],
+                           modality["confusion"], "modality on held-out sources (medical images)")
+    calibration = {"temperature": round(fit.temperature, 6), "threshold": round(fit.threshold, 6),
+                   "modality_temperature": round(fit.modality_temperature, 6),
+                   "ece_before_temperature": fit.uncalibrated_ece}
+    metrics = {"dataset": str(settings.dataset_dir), "recipe": recipe.as_dict(), "folds": FOLDS,
+               "calibration": calibration, "other_labels_kept_apart": dict(fit.manifest.other_labels.most_common()),
+               **figures}
     write_json(out / "metrics.json", metrics)
-    return CheckReport(out, recipe, fit.random_metrics, fit.lso_metrics, fit.manifest.describe_apart())
+    return CheckReport(out, recipe, fit.random_metrics, fit.lso_metrics, modality, calibration,
+                       fit.manifest.describe_apart())

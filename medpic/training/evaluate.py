@@ -26,15 +26,16 @@ from medpic.report import ReportRow
 from medpic.settings import Settings
 from medpic.training.data import Apart, Example, Manifest, read_manifest, stratified_subset
 from medpic.training.metrics import BinaryMetrics, binary_metrics
-from medpic.training.reports import (GROUP_COLUMNS, confusion_png, count_table, group_table, reliability_png,
-                                     roc_png, write_csv, write_json)
+from medpic.training.reports import (GROUP_COLUMNS, confusion_png, count_table, group_table, modality_confusion_png,
+                                     reliability_png, roc_png, write_csv, write_json)
 
 __all__ = ["evaluate", "EvalReport", "ECE_BINS"]
 
 log = logging.getLogger(__name__)
 
 ECE_BINS = 15  # the bins of binary_metrics' ECE, and of the reliability diagram
-PREDICTION_COLUMNS = ("file", "label", "kind", "modality", "source", "status", "p_medical", "predicted", "reason")
+PREDICTION_COLUMNS = ("file", "label", "kind", "modality", "source", "status", "p_medical", "predicted", "reason",
+                      "predicted_modality", "modality_confidence")
 SHOWN = 5  # rows of each table, and failed files, named in the printed summary
 
 
@@ -69,6 +70,7 @@ class EvalReport:
     apart_scores: list[dict]
     failed: list[ReportRow]
     tables: dict[str, list[dict]]
+    modality: dict | None = None  # accuracy and confusion of the modality head, where it could be scored
 
     def summary(self) -> str:
         """The readable summary the CLI prints: headline figures, rows apart, failures, worst groups."""
@@ -87,6 +89,9 @@ class EvalReport:
             more = f" and {len(self.failed) - SHOWN} more" if len(self.failed) > SHOWN else ""
             n = len(self.failed)
             lines.append(f"{n} row{'' if n == 1 else 's'} could not be scored (errors.csv): {named}{more}")
+        if self.modality:
+            lines.append(f"modality of medical images judged medical: accuracy {self.modality['accuracy']:.4f} "
+                         f"(n={self.modality['n']})")
         lines += _worst_lines(self.tables)
         lines.append(f"reports written to {self.out_dir}/")
         return "\n".join(lines)
@@ -162,7 +167,8 @@ def _prediction_rows(scored: Scored) -> list[dict]:
              for e in scored.examples] + [(a.path, a.label, a.kind, "", a.source) for a in scored.apart]
     return [{"file": _ref(path, scored.manifest.root), "label": label, "kind": kind, "modality": modality,
              "source": source, "status": r.status, "p_medical": "" if r.p_medical is None else round(r.p_medical, 6),
-             "predicted": r.label, "reason": r.reason}
+             "predicted": r.label, "reason": r.reason, "predicted_modality": r.modality,
+             "modality_confidence": "" if r.modality_confidence is None else round(r.modality_confidence, 6)}
             for (path, label, kind, modality, source), r in zip(items, scored.rows + scored.apart_rows, strict=True)]
 
 
@@ -176,6 +182,20 @@ def _apart_scores(scored: Scored) -> list[dict]:
                     "judged_medical": sum(r.label == "medical" for r in rows),
                     "mean_p_medical": round(float(np.mean(p)), 4) if p else None})
     return out
+
+
+def _modality_figures(scored: Scored) -> dict | None:
+    """Accuracy and confusion of the modality on medical rows with a known modality that the model
+    judged medical (only those get one); ``None`` for a single-head model or a manifest without
+    modalities."""
+    pairs = [(e.modality, r.modality) for e, r in zip(scored.examples, scored.rows)
+             if e.label == 1 and e.modality and r.modality]
+    if not pairs:
+        return None
+    classes = sorted({t for t, _ in pairs} | {g for _, g in pairs})
+    confusion = [[sum(1 for t, g in pairs if t == true and g == guess) for guess in classes] for true in classes]
+    return {"n": len(pairs), "accuracy": round(sum(t == g for t, g in pairs) / len(pairs), 4), "classes": classes,
+            "confusion": confusion}
 
 
 def _tables(scored: Scored, y: np.ndarray, pred: np.ndarray) -> dict[str, list[dict]]:
@@ -198,6 +218,7 @@ def _tables(scored: Scored, y: np.ndarray, pred: np.ndarray) -> dict[str, list[d
 def _write(out: Path, scored: Scored, report: EvalReport, p: np.ndarray, y: np.ndarray) -> None:
     """metrics.json, the tables, predictions.csv, errors.csv and the figures."""
     m, failed = report.metrics, report.failed
+    title = f"{report.model['name']} on {scored.manifest.root.name}"
     counts = {"manifest_rows": len(scored.manifest.examples) + len(scored.manifest.apart),
               "labelled": len(scored.manifest.examples), "selected": len(scored.examples), "scored": m.n,
               "medical": m.tp + m.fn, "non_medical": m.tn + m.fp, "errors": len(failed),
@@ -207,6 +228,10 @@ def _write(out: Path, scored: Scored, report: EvalReport, p: np.ndarray, y: np.n
                **m.as_dict(), "counts": counts,
                "other_labels": report.apart_scores,
                "errors": [{"file": r.image, "status": r.status, "reason": r.reason} for r in failed]}
+    if report.modality:
+        metrics["modality"] = report.modality
+        modality_confusion_png(out / "confusion_modality.png", report.modality["classes"], report.modality["confusion"],
+                               f"{title}: modality of medical images judged medical")
     write_json(out / "metrics.json", metrics)
     write_csv(out / "per_source.csv", report.tables["per_source"], ("source", *GROUP_COLUMNS))
     write_csv(out / "per_modality.csv", report.tables["per_modality"], ("modality", "n", "detected", "recall"))
@@ -215,7 +240,6 @@ def _write(out: Path, scored: Scored, report: EvalReport, p: np.ndarray, y: np.n
                   ("kind", "n", "false_positives", "false_positive_rate"))
     write_csv(out / "predictions.csv", _prediction_rows(scored), PREDICTION_COLUMNS)
     write_csv(out / "errors.csv", metrics["errors"], ("file", "status", "reason"))
-    title = f"{report.model['name']} on {scored.manifest.root.name}"
     reliability_png(out / "reliability.png", p, y, m, title, bins=ECE_BINS)
     confusion_png(out / "confusion.png", m, title)
     roc_png(out / "roc.png", p, y, m, title)
@@ -240,7 +264,7 @@ def evaluate(settings: Settings, *, out_dir: Path, limit: int | None = None, see
     pred = np.array([r.label == "medical" for r, good in zip(scored.rows, ok) if good])
     metrics = binary_metrics(p, y, classifier.threshold)
     report = EvalReport(Path(out_dir), metrics, classifier.describe(), selection, manifest.describe_apart(),
-                        _apart_scores(scored), scored.failed(), _tables(scored, y, pred))
+                        _apart_scores(scored), scored.failed(), _tables(scored, y, pred), _modality_figures(scored))
     report.out_dir.mkdir(parents=True, exist_ok=True)
     _write(report.out_dir, scored, report, p, y)
     return report

@@ -1,13 +1,19 @@
-"""The decision head on frozen backbone features: a source-balanced logistic regression.
+"""The decision heads on frozen backbone features: medical or not, and which modality.
 
-Measured on the leave-sources-out split (5 folds of whole sources), a linear head on frozen,
-multi-scale features reached 0.883 accuracy against 0.865 for the final embedding alone. Two
-choices mattered besides the features:
+Measured on the leave-sources-out split (5 folds of whole sources, dataset v3); the figures are
+in the model card. What mattered:
 
-- sample weights of ``1/sqrt(images in the source)``, normalised per class, so a 450-image
-  source does not outvote a 40-image one and both classes weigh the same (the 1.6:1 imbalance);
-- standardised inputs with a strong L2 penalty; the scaling is folded into the weights so that
-  serving is a single dense layer.
+- sample weights of ``1/sqrt(images in the source)``, normalised per class, so a 300-image
+  source does not outvote a 20-image one and both classes weigh the same (the 1.5:1 imbalance);
+- standardised inputs; the scaling is folded into the first layer's weights so that serving is
+  plain dense layers over the raw feature vector;
+- for the medical head, one hidden layer (256 ReLU units, dropout, L2) over a linear one:
+  0.943 against 0.935 held-out-source accuracy on Lite0 features. An interaction between
+  texture statistics and the embedding ("grey, grainy *and* not a seismic section") is what a
+  linear head cannot express.
+
+The modality head is a multinomial logistic regression fitted on medical images only: it answers
+"which kind of medical image", and serving asks it only when the medical head said medical.
 """
 
 from __future__ import annotations
@@ -16,7 +22,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LinearHead", "source_balanced_weights", "fit_linear_head"]
+__all__ = ["LinearHead", "MlpHead", "ModalityHead", "source_balanced_weights", "fit_linear_head", "fit_mlp_head",
+           "fit_modality_head"]
+
+
+def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    x = np.asarray(x, np.float64)
+    mean, std = x.mean(0), x.std(0) + 1e-6
+    return (x - mean) / std, mean, std
 
 
 @dataclass(frozen=True)
@@ -29,27 +42,119 @@ class LinearHead:
     def logits(self, features: np.ndarray) -> np.ndarray:
         return np.asarray(features, np.float64) @ self.weight.astype(np.float64) + self.bias
 
+    def layers(self) -> list[tuple[np.ndarray, np.ndarray, str | None]]:
+        """(kernel, bias, activation) of each dense layer, for the exported Keras model."""
+        return [(self.weight.reshape(-1, 1), np.array([self.bias], np.float32), None)]
+
+
+@dataclass(frozen=True)
+class MlpHead:
+    """``logit = relu(features @ w1 + b1) @ w2 + b2``, standardisation folded into ``w1``/``b1``."""
+
+    w1: np.ndarray  # (D, H) float32
+    b1: np.ndarray  # (H,)
+    w2: np.ndarray  # (H,)
+    b2: float
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        hidden = np.maximum(np.asarray(features, np.float64) @ self.w1.astype(np.float64) + self.b1, 0.0)
+        return hidden @ self.w2.astype(np.float64) + self.b2
+
+    def layers(self) -> list[tuple[np.ndarray, np.ndarray, str | None]]:
+        return [(self.w1, self.b1, "relu"), (self.w2.reshape(-1, 1), np.array([self.b2], np.float32), None)]
+
+
+@dataclass(frozen=True)
+class ModalityHead:
+    """``logits = features @ weight + bias`` over ``classes``, standardisation folded in."""
+
+    classes: tuple[str, ...]
+    weight: np.ndarray  # (D, K) float32
+    bias: np.ndarray  # (K,)
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(features, np.float64) @ self.weight.astype(np.float64) + self.bias
+
+    def layers(self) -> list[tuple[np.ndarray, np.ndarray, str | None]]:
+        return [(self.weight, self.bias, None)]
+
 
 def source_balanced_weights(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Per-sample weights: 1/sqrt(source size), each class summing to half the total."""
+    """Per-sample weights: 1/sqrt(source size), each class summing to an equal share of the total."""
     labels, sources = np.asarray(labels), np.asarray(sources)
     names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
     w = 1.0 / np.sqrt(counts[inverse].astype(np.float64))
-    for label in np.unique(labels):
+    classes = np.unique(labels)
+    for label in classes:
         mask = labels == label
-        w[mask] *= 0.5 / w[mask].sum()
+        w[mask] *= (1.0 / len(classes)) / w[mask].sum()
     return w * (len(w) / w.sum())
 
 
 def fit_linear_head(features: np.ndarray, labels: np.ndarray, sources: np.ndarray, *, c: float = 0.003,
                     max_iter: int = 3000) -> LinearHead:
-    """Fit the head; deterministic for the same inputs (L-BFGS, no sampling)."""
+    """Fit the linear medical head; deterministic for the same inputs (L-BFGS, no sampling)."""
     from sklearn.linear_model import LogisticRegression
 
-    x = np.asarray(features, np.float64)
-    mean, std = x.mean(0), x.std(0) + 1e-6
+    x, mean, std = _standardise(features)
     model = LogisticRegression(C=c, max_iter=max_iter)
-    model.fit((x - mean) / std, labels, sample_weight=source_balanced_weights(labels, sources))
+    model.fit(x, labels, sample_weight=source_balanced_weights(labels, sources))
     coef = model.coef_[0] / std
     bias = float(model.intercept_[0] - (coef * mean).sum())
     return LinearHead(coef.astype(np.float32), bias)
+
+
+def fit_mlp_head(features: np.ndarray, labels: np.ndarray, sources: np.ndarray, *, members: int = 5,
+                 hidden: int = 256, epochs: int = 30, dropout: float = 0.5, l2: float = 1e-3, seed: int = 0,
+                 emphasis: np.ndarray | None = None) -> MlpHead:
+    """Fit ``members`` one-hidden-layer heads (seeds ``seed``, ``seed + 1``, ...) and return their
+    average as one wider MLP: the hidden layers side by side, the output weights divided by
+    ``members``. The average logit costs one dense layer more at serving and removes most of a
+    single head's seed-to-seed swing (0.937 to 0.943 held-out accuracy across two seeds).
+    ``emphasis`` multiplies the source-balanced weights (each class is renormalised after)."""
+    weights = source_balanced_weights(labels, sources)
+    if emphasis is not None:
+        weights = weights * emphasis
+        for label in np.unique(labels):
+            mask = labels == label
+            weights[mask] *= 0.5 * len(weights) / weights[mask].sum()
+    fitted = [_fit_one_mlp(features, labels, weights, hidden=hidden, epochs=epochs, dropout=dropout, l2=l2,
+                           seed=seed + m) for m in range(members)]
+    return MlpHead(np.concatenate([h.w1 for h in fitted], axis=1), np.concatenate([h.b1 for h in fitted]),
+                   np.concatenate([h.w2 for h in fitted]) / members, float(np.mean([h.b2 for h in fitted])))
+
+
+def _fit_one_mlp(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, *, hidden: int, epochs: int,
+                 dropout: float, l2: float, seed: int) -> MlpHead:
+    """One head, trained with Adam on standardised features; seeded, so the same inputs give the same head."""
+    import keras
+
+    keras.utils.set_random_seed(seed)
+    x, mean, std = _standardise(features)
+    model = keras.Sequential([
+        keras.Input((x.shape[1],)),
+        keras.layers.Dropout(0.2, seed=seed),
+        keras.layers.Dense(hidden, activation="relu", kernel_regularizer=keras.regularizers.l2(l2)),
+        keras.layers.Dropout(dropout, seed=seed),
+        keras.layers.Dense(1),
+    ])
+    model.compile(keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy(from_logits=True))
+    model.fit(x.astype(np.float32), np.asarray(labels, np.float32), sample_weight=weights, epochs=epochs,
+              batch_size=256, shuffle=True, verbose=0)
+    (w1, b1), (w2, b2) = model.layers[1].get_weights(), model.layers[3].get_weights()
+    w1 = w1.astype(np.float64) / std[:, None]
+    b1 = b1.astype(np.float64) - mean @ w1
+    return MlpHead(w1.astype(np.float32), b1.astype(np.float32), w2.reshape(-1).astype(np.float32), float(b2[0]))
+
+
+def fit_modality_head(features: np.ndarray, modalities: np.ndarray, sources: np.ndarray, *, c: float = 0.01,
+                      max_iter: int = 3000) -> ModalityHead:
+    """Fit the multinomial modality head on medical images; classes are the sorted modality names."""
+    from sklearn.linear_model import LogisticRegression
+
+    x, mean, std = _standardise(features)
+    model = LogisticRegression(C=c, max_iter=max_iter)
+    model.fit(x, modalities, sample_weight=source_balanced_weights(modalities, sources))
+    coef = model.coef_.T / std[:, None]  # (D, K)
+    bias = model.intercept_ - mean @ coef
+    return ModalityHead(tuple(str(c) for c in model.classes_), coef.astype(np.float32), bias.astype(np.float32))

@@ -12,7 +12,7 @@ import numpy as np
 
 from medpic.model.calibration import sigmoid
 
-__all__ = ["sigmoid", "fit_temperature", "choose_threshold", "expected_calibration_error", "binary_metrics",
+__all__ = ["sigmoid", "fit_temperature", "fit_softmax_temperature", "choose_threshold", "expected_calibration_error", "binary_metrics",
            "BinaryMetrics"]
 
 
@@ -22,24 +22,38 @@ def _nll(logits: np.ndarray, y: np.ndarray, t: float) -> float:
     return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
 
 
-def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
-    """The T > 0 minimising the log-loss of ``sigmoid(logits / T)`` (Guo et al., 2017).
+def _softmax_nll(logits: np.ndarray, y: np.ndarray, t: float) -> float:
+    z = logits / t
+    z = z - z.max(axis=1, keepdims=True)
+    return float(np.mean(np.log(np.exp(z).sum(axis=1)) - z[np.arange(len(y)), y]))
 
-    One parameter, convex in 1/T: a coarse log-grid then golden-section refinement is exact
-    enough and needs no optimiser dependency.
-    """
-    logits, y = np.asarray(logits, np.float64), np.asarray(y, np.float64)
+
+def _minimise_temperature(nll) -> float:
+    """One parameter, convex in 1/T: a coarse log-grid then golden-section refinement is exact
+    enough and needs no optimiser dependency."""
     grid = np.exp(np.linspace(np.log(0.05), np.log(20), 200))
-    best = grid[int(np.argmin([_nll(logits, y, t) for t in grid]))]
+    best = grid[int(np.argmin([nll(t) for t in grid]))]
     lo, hi = best / 1.05, best * 1.05
     g = (np.sqrt(5) - 1) / 2
     for _ in range(60):
         a, b = hi - g * (hi - lo), lo + g * (hi - lo)
-        if _nll(logits, y, a) < _nll(logits, y, b):
+        if nll(a) < nll(b):
             hi = b
         else:
             lo = a
     return float((lo + hi) / 2)
+
+
+def fit_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The T > 0 minimising the log-loss of ``sigmoid(logits / T)`` (Guo et al., 2017)."""
+    logits, y = np.asarray(logits, np.float64), np.asarray(y, np.float64)
+    return _minimise_temperature(lambda t: _nll(logits, y, t))
+
+
+def fit_softmax_temperature(logits: np.ndarray, y: np.ndarray) -> float:
+    """The T > 0 minimising the log-loss of ``softmax(logits / T)``; ``y`` holds class indices."""
+    logits, y = np.asarray(logits, np.float64), np.asarray(y, np.int64)
+    return _minimise_temperature(lambda t: _softmax_nll(logits, y, t))
 
 
 def choose_threshold(p: np.ndarray, y: np.ndarray) -> float:

@@ -18,8 +18,8 @@ import numpy as np
 
 from medpic.training.metrics import BinaryMetrics
 
-__all__ = ["write_csv", "write_json", "group_table", "count_table", "confusion_png", "roc_png", "reliability_png",
-           "GROUP_COLUMNS"]
+__all__ = ["write_csv", "write_json", "group_table", "count_table", "confusion_png", "modality_confusion_png",
+           "roc_png", "reliability_png", "GROUP_COLUMNS"]
 
 GROUP_COLUMNS = ("n", "medical", "non_medical", "accuracy", "precision", "recall", "false_positives",
                  "false_negatives")
@@ -116,6 +116,28 @@ def confusion_png(path: Path, m: BinaryMetrics, title: str) -> Path:
         ax.set_ylabel("true")
         ax.set_title(name)
     fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(path, dpi=DPI)
+    plt.close(fig)
+    return Path(path)
+
+
+def modality_confusion_png(path: Path, classes: Sequence[str], confusion: Sequence[Sequence[int]], title: str) -> Path:
+    """The K x K modality confusion matrix, coloured by share of each true class, counts written in."""
+    plt = _pyplot()
+    counts = np.asarray(confusion, np.int64)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1.0 + 0.62 * len(classes), 0.8 + 0.55 * len(classes)))
+    ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    for (i, j), v in np.ndenumerate(counts):
+        if v:
+            ax.text(j, i, str(v), ha="center", va="center", fontsize=8,
+                    color="white" if shares[i, j] > 0.5 else "black")
+    ax.set_xticks(range(len(classes)), classes, rotation=60, ha="right")
+    ax.set_yticks(range(len(classes)), classes)
+    ax.set_xlabel("predicted modality")
+    ax.set_ylabel("true modality")
+    ax.set_title(title)
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)

@@ -376,3 +376,18 @@ def test_concurrent_decodes_keep_their_warnings_to_themselves(cat):
         t.join()
     assert failures == []
     assert (warnings.showwarning, list(warnings.filters)) == before
+
+
+def test_a_large_jpeg_decodes_at_reduced_scale_to_nearly_the_same_model_input(retina):
+    from medpic.model.preprocess import to_input_size
+
+    big = retina.convert("RGB").resize((1800, 1000))
+    data = encode(big, "JPEG", quality=92)
+    full, reduced = decode_image(data), decode_image(data, reduce_to=224)
+    assert (reduced.width, reduced.height) == (full.width, full.height) == (1800, 1000)  # the file's own size
+    assert reduced.image.size == (450, 250)  # 1/4 scale: the smallest that keeps both sides >= 224
+    drift = np.abs(np.asarray(to_input_size(full.image, 224), float) - np.asarray(to_input_size(reduced.image, 224), float))
+    assert drift.mean() < 3, drift.mean()
+    small = encode(retina.convert("RGB").resize((300, 300)), "JPEG")
+    assert decode_image(small, reduce_to=224).image.size == (300, 300)  # under twice the size: decoded whole
+    assert decode_image(encode(big, "PNG"), reduce_to=224).image.size == (1800, 1000)  # JPEG only

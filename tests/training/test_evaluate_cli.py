@@ -184,7 +184,7 @@ def test_train_check_measures_the_recipe_on_folds_and_writes_no_model(tmp_path, 
     ])
     (dataset / "render.jpg").write_bytes(encode(retina, "JPEG"))
     with (dataset / "manifest.csv").open("a", newline="") as f:
-        csv.writer(f).writerow(["render.jpg", "borderline", "render", "renders", "test", "test", "v1"])
+        csv.writer(f).writerow(["render.jpg", "borderline", "render", "renders", "test", "test", "v3", ""])
     monkeypatch.setenv("MEDPIC_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.setenv("MEDPIC_CACHE_DIR", str(tmp_path / "cache"))
     shipped = (BUNDLED_MODEL_DIR / "model.tflite").stat().st_mtime_ns
@@ -198,6 +198,11 @@ def test_train_check_measures_the_recipe_on_folds_and_writes_no_model(tmp_path, 
     assert metrics["other_labels_kept_apart"] == {"borderline": 1}
     assert "1 row with other labels kept apart: borderline 1" in printed and "leave-sources-out" in printed
     assert {p.name for p in out.iterdir()} >= {"per_source_leave_sources_out.csv", "confusion_leave_sources_out.png",
-                                                "roc_random_split.png", "per_kind_random_split.csv"}
+                                                "roc_random_split.png", "per_kind_random_split.csv",
+                                                "confusion_modality_leave_sources_out.png"}
+    modality = metrics["modality_leave_sources_out"]
+    assert modality["classes"] == ["ct", "microscopy", "ophthalmology"]
+    assert sum(map(sum, modality["confusion"])) == modality["n"] <= 24  # medical rows whose fold could be judged
+    assert "modality, held-out" in printed
     assert (BUNDLED_MODEL_DIR / "model.tflite").stat().st_mtime_ns == shipped
     assert not (tmp_path / "m").exists()

@@ -8,8 +8,12 @@ from PIL import Image
 
 from medpic.model.classifier import Classifier
 from medpic.model.config import ModelConfig
+from medpic.training.recipe import Recipe
 from medpic.training.train import train
 from medpic.settings import Settings
+
+
+MODALITY = {"fundus": "ophthalmology", "ihc": "microscopy", "ct": "ct"}
 
 
 def make_dataset(root, images):
@@ -23,7 +27,7 @@ def make_dataset(root, images):
             (root / label).mkdir(parents=True, exist_ok=True)
             crop.convert("RGB").save(root / name, quality=90)
             rows.append({"file": name, "label": label, "kind": source, "source": source, "origin": "test",
-                         "license": "test", "version": "v1"})
+                         "license": "test", "version": "v3", "modality": MODALITY.get(source, "")})
     with (root / "manifest.csv").open("w", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=list(rows[0]))
         writer.writeheader()
@@ -41,11 +45,14 @@ def test_train_exports_a_model_that_serves(tmp_path, retina, histology, ct_slice
         ("non-medical", "rocket", Image.fromarray(data.rocket())),
     ])
     out = tmp_path / "model"
-    result = train(Settings(dataset_dir=dataset, cache_dir=tmp_path / "cache"), out_dir=out, views=2, variant="lite0")
+    result = train(Settings(dataset_dir=dataset, cache_dir=tmp_path / "cache"), out_dir=out,
+                   recipe=Recipe(variant="lite0", views=2))
     config = ModelConfig.read(out)
-    assert {p.name for p in out.iterdir()} >= {"config.json", "model.tflite", "model.keras", "README.md"}
-    assert config.trained_on["images"] == 48 and config.trained_on["views"] == 2
-    assert config.trained_on["export_check_max_logit_diff"] < 1e-2
+    assert {p.name for p in out.iterdir()} >= {"config.json", "model.tflite", config.keras_file, "README.md"}
+    assert config.trained_on["images"] == 48 and config.trained_on["recipe"]["views"] == 2
+    assert config.trained_on["dataset_version"] == "v3"
+    assert config.modalities == ("ct", "microscopy", "ophthalmology")
+    assert config.trained_on["quantization"] == "int8-backbone" and config.trained_on["export_check"]["same_verdict"] >= 0.9
     assert result.config.metrics["random_split"]["n"] == 6
     assert "leave-sources-out" in (out / "README.md").read_text()
 
@@ -53,3 +60,6 @@ def test_train_exports_a_model_that_serves(tmp_path, retina, histology, ct_slice
     assert classifier.location.origin == "local"
     preds = classifier.predict([retina, cat])
     assert [p.label for p in preds] == ["medical", "non-medical"]
+    assert preds[0].modality == "ophthalmology" and 0 < preds[0].modality_confidence <= 1
+    assert preds[1].modality == "" and preds[1].modality_confidence is None
+    assert "ophthalmology" in classifier.describe()["modality"]

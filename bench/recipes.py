@@ -1,0 +1,86 @@
+"""The recipes tried for the medical head, on the same leave-sources-out folds (a benchmark).
+
+Each row fits its head per fold on cached backbone features (``.cache/features``, computed on
+first use: about 2 minutes per backbone and view on 2 cores) and scores the held-out fold's
+images at logit 0. The model card's "What was tried" table comes from this script.
+
+    python bench/recipes.py [--only NAME ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from medpic.settings import Settings  # noqa: E402
+from medpic.training.data import read_manifest, source_folds  # noqa: E402
+from medpic.training.features import extract_views  # noqa: E402
+from medpic.training.head import fit_linear_head, fit_mlp_head  # noqa: E402
+from medpic.training.metrics import roc_auc  # noqa: E402
+from medpic.training.train import FOLDS  # noqa: E402
+
+
+def recipes(kinds: np.ndarray) -> dict[str, tuple[tuple[str, ...], int, Callable]]:
+    """name -> (backbones whose features are concatenated, views, fit(features, labels, sources))."""
+    hard = np.array(["hard_negative" in k or ":stockmed" in k for k in kinds])
+
+    def linear(x, y, s, rows):
+        return fit_linear_head(x, y, s, c=0.005)
+
+    def mlp(members: int, seed: int = 0, emphasis: bool = False):
+        return lambda x, y, s, rows: fit_mlp_head(x, y, s, members=members, seed=seed,
+                                                  emphasis=np.where(hard[rows], 2.0, 1.0) if emphasis else None)
+
+    return {
+        "lite1 linear": (("lite1",), 1, linear),
+        "lite0 linear": (("lite0",), 1, linear),
+        "lite0+lite1 linear": (("lite0", "lite1"), 1, linear),
+        "lite1 mlp": (("lite1",), 1, mlp(1)),
+        "lite0 mlp seed 0": (("lite0",), 1, mlp(1, 0)),
+        "lite0 mlp seed 1": (("lite0",), 1, mlp(1, 1)),
+        "lite0 mlp hard x2": (("lite0",), 1, mlp(1, emphasis=True)),
+        "lite0 mlp 2 views": (("lite0",), 2, mlp(1)),
+        "lite0+lite1 mlp": (("lite0", "lite1"), 1, mlp(1)),
+        "lite0 mlp x5 (shipped)": (("lite0",), 1, mlp(5)),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", help="recipe names to run (default: all)")
+    args = parser.parse_args()
+    settings = Settings.from_env()
+    examples = read_manifest(settings.dataset_dir).examples
+    y = np.array([e.label for e in examples])
+    sources = np.array([e.source for e in examples])
+    kinds = np.array([e.kind for e in examples])
+    folds = source_folds(examples, folds=FOLDS, seed=0)
+    table = recipes(kinds)
+    results = {}
+    for name in args.only or table:
+        backbones, views, fit = table[name]
+        per_view = [np.concatenate([extract_views(examples, variant=b, views=views, cache_dir=settings.cache_dir)[v]
+                                    for b in backbones], axis=1) for v in range(views)]
+        oof = np.zeros(len(y))
+        for k in range(FOLDS):
+            train = np.flatnonzero(folds != k)
+            rows = np.tile(train, views)
+            head = fit(np.concatenate([x[train] for x in per_view]), y[rows], sources[rows], rows)
+            oof[folds == k] = head.logits(per_view[0][folds == k])
+        pred = oof > 0
+        tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
+        results[name] = {"accuracy": round(float((pred == y).mean()), 4), "precision": round(tp / max(tp + fp, 1), 4),
+                         "recall": round(tp / max(int(y.sum()), 1), 4), "roc_auc": round(roc_auc(oof, y), 4)}
+        print(f"{name:<28} {results[name]}", flush=True)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,29 @@
+"""The training recipe as one value, light enough for the CLI to read its defaults without
+loading any of training's dependencies."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Recipe"]
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What ``train`` and ``train --check`` do, as one value: the same recipe gives the same model."""
+
+    variant: str = "lite0"
+    views: int = 1  # clean + augmented views per image
+    head: str = "mlp"  # "mlp" or "linear"
+    members: int = 5  # MLP heads averaged into one
+    seed: int = 0
+    c: float = 0.005  # the linear head's inverse L2 strength
+    modality_c: float = 0.01
+    quantization: str = "int8-backbone"  # of the exported TFLite file: see export.QUANTIZATIONS
+    representative: int = 256  # training images that set int8's activation ranges
+
+    def describe(self) -> str:
+        return f"{self.variant}, {self.views} view(s), {self.head} head, {self.quantization}, seed {self.seed}"
+
+    def as_dict(self) -> dict:
+        return dict(self.__dict__)
