@@ -1,21 +1,23 @@
-// MedPic service worker: talks to the MedPic backend (Gradio API) for the content script and popup.
+// MedPic service worker: talks to the MedPic backend (Gradio API) for the content script, the popup
+// and the options page; keeps each tab's last result and shows its count on the toolbar icon.
 importScripts("common.js");
 
 const BATCH = 24;                       // URLs per classify_urls call
 const CALL_TIMEOUT_MS = 60000;          // a slow backend gets a plain "too slow" message
+const HEALTH_TIMEOUT_MS = 10000;        // "Test connection" should not keep the options page waiting
 const verdicts = new Map();             // image URL -> verdict row, cached for this browser session
-const lastScan = new Map();             // tabId -> summary for the popup
 // discover.js (the server's discovery rules, copied in by tools/build_extension.py) before content.js, which uses them
 const CONTENT_SCRIPTS = ["discover.js", "content.js"];
+const AUTO_ID = "medpic-auto";
 
 class BackendError extends Error {}
 
-async function callBackend(name, data, settings) {
+async function callBackend(name, data, settings, timeoutMs = CALL_TIMEOUT_MS) {
   const base = settings.backend.replace(/\/+$/, "");
   const headers = { "Content-Type": "application/json" };
   if (settings.token) headers["X-MedPic-Token"] = settings.token;
   const ctrl = new AbortController();
-  const timer = setTimeout(() => ctrl.abort(), CALL_TIMEOUT_MS);
+  const timer = setTimeout(() => ctrl.abort(), timeoutMs);
   try {
     let res;
     try {
@@ -80,7 +82,34 @@ function progress(tabId, text) {
   chrome.runtime.sendMessage({ type: "progress", tabId, text }).catch(() => {});
 }
 
-// The whole scan of one tab: used by the popup, the context menu and tests.
+// The content script's question: verdicts for [{key, url}] of one page. Errors come back as text,
+// which the page shows ("not checked") and the toolbar as "!".
+async function judge(items, tab) {
+  const settings = await medpicSettings();
+  if (!siteAllowed(tab.url, settings)) return { error: "MedPic is switched off for this site (see the options)." };
+  progress(tab.id, `Checking ${items.length} images…`);
+  try {
+    const results = await classify(items, tab.url, settings, (d, n) => progress(tab.id, `Checked ${d} of ${n}…`));
+    return { results, threshold: settings.threshold };
+  } catch (e) {
+    return { error: e instanceof BackendError ? e.message : `MedPic could not check these images: ${e.message}` };
+  }
+}
+
+// -- each tab's last result: in session storage for the popup, its count on the toolbar icon ----
+// Chromium clears a tab's badge when the tab loads a new page; the popup ignores a stored result
+// whose page is gone (the content script names its page).
+async function keepResult(tabId, result) {
+  await chrome.storage.session.set({ [medpicResultKey(tabId)]: result });
+  const text = result.error ? "!" : result.medical ? String(result.medical) : "";
+  const title = result.error ? `MedPic: ${result.error}`
+    : `MedPic: ${result.medical} of ${result.checked} images look medical`;
+  await chrome.action.setBadgeBackgroundColor({ tabId, color: result.error ? "#e65100" : "#c62828" });
+  await chrome.action.setBadgeText({ tabId, text });
+  await chrome.action.setTitle({ tabId, title });
+}
+
+// The whole scan of one tab: used by the popup and tests. The page keeps being watched afterwards.
 async function medpicScan(tabId) {
   try {
     const settings = await medpicSettings();
@@ -88,56 +117,49 @@ async function medpicScan(tabId) {
     if (!siteAllowed(tab.url, settings)) return { error: "MedPic is switched off for this site (see the options)." };
     progress(tabId, "Looking for images…");
     await ensureContentScript(tabId);
-    const found = await chrome.tabs.sendMessage(tabId, { type: "collect" });
-    progress(tabId, `Checking ${found.items.length} images…`);
-    const results = await classify(found.items, tab.url, settings, (d, n) => progress(tabId, `Checked ${d} of ${n}…`));
-    // images the server could not reach (login, private network): send their bytes, read in the page
-    const retry = found.items.filter(it => results[it.key] && results[it.key].status === "error" && !it.url.startsWith("data:"));
-    if (retry.length) {
-      const bytes = await chrome.tabs.sendMessage(tabId, { type: "readBytes", keys: retry.map(r => r.key) });
-      const again = await classify(bytes.items, tab.url, settings);
-      for (const k of Object.keys(again)) if (again[k].status === "ok") results[k] = again[k];
-    }
-    const shown = await chrome.tabs.sendMessage(tabId, { type: "verdicts", results, threshold: settings.threshold, blur: settings.blur });
-    const summary = { checked: found.items.length, medical: shown.medical, thumbs: shown.thumbs, at: Date.now() };
-    lastScan.set(tabId, summary);
-    progress(tabId, "done");
-    return summary;
+    const result = await chrome.tabs.sendMessage(tabId, { type: "scan" });
+    await keepResult(tabId, result);
+    progress(tabId, result.error ? "error" : "done");
+    return result;
   } catch (e) {
-    const message = e instanceof BackendError ? e.message : `MedPic could not scan this page: ${e.message}`;
     progress(tabId, "error");
-    return { error: message };
+    return { error: `MedPic could not scan this page: ${e.message}` };
   }
 }
 
-async function setBlur(tabId, blur) {
-  await chrome.storage.local.set({ blur });
-  try { await chrome.tabs.sendMessage(tabId, { type: "blur", blur }); } catch (e) { /* no content script there */ }
+// Automatic mode: content.js on the granted sites from document_start, so pages are watched from
+// their first image; with blur on, early.css too, which hides every picture until it is judged.
+let syncing = Promise.resolve();
+function syncAutoScan() {
+  syncing = syncing.then(registerAutoScan).catch((e) => console.error("MedPic: automatic mode not set up:", e));
+  return syncing;
 }
 
-// Automatic scanning: a content script on every page, registered only when the user turns it on.
-async function syncAutoScan() {
+async function registerAutoScan() {
   const settings = await medpicSettings();
-  let registered = await chrome.scripting.getRegisteredContentScripts({ ids: ["medpic-auto"] });
-  const granted = await chrome.permissions.contains({ origins: ["<all_urls>"] }).catch(() => false);
-  if (registered.length && registered[0].js.join() !== CONTENT_SCRIPTS.join()) {  // registered by an older version
-    await chrome.scripting.unregisterContentScripts({ ids: ["medpic-auto"] });
-    registered = [];
+  const { origins } = await chrome.permissions.getAll();
+  if ((await chrome.scripting.getRegisteredContentScripts({ ids: [AUTO_ID] })).length) {
+    await chrome.scripting.unregisterContentScripts({ ids: [AUTO_ID] });
   }
-  if (settings.autoScan && granted && !registered.length) {
-    await chrome.scripting.registerContentScripts([{ id: "medpic-auto", matches: ["<all_urls>"], js: CONTENT_SCRIPTS,
-      css: ["content.css"], runAt: "document_idle", excludeMatches: settings.neverSites.map(h => `*://${h}/*`) }]);
-  } else if ((!settings.autoScan || !granted) && registered.length) {
-    await chrome.scripting.unregisterContentScripts({ ids: ["medpic-auto"] });
-  }
+  if (!settings.autoScan || !origins.length) return;
+  await chrome.scripting.registerContentScripts([{
+    id: AUTO_ID, matches: origins, excludeMatches: settings.neverSites.map(h => `*://${h}/*`),
+    js: CONTENT_SCRIPTS, css: settings.blur ? ["early.css", "content.css"] : ["content.css"], runAt: "document_start",
+  }]);
 }
 
-chrome.runtime.onInstalled.addListener(() => {
+chrome.runtime.onInstalled.addListener((details) => {
   chrome.contextMenus.create({ id: "medpic-check", title: "Check this image with MedPic", contexts: ["image"] });
+  if (details.reason === "install") chrome.runtime.openOptionsPage();  // nothing works before a backend is set
   syncAutoScan();
 });
 chrome.runtime.onStartup.addListener(syncAutoScan);
-chrome.storage.onChanged.addListener((changes) => { if (changes.autoScan || changes.neverSites) syncAutoScan(); });
+chrome.permissions.onAdded.addListener(syncAutoScan);
+chrome.permissions.onRemoved.addListener(syncAutoScan);
+chrome.storage.onChanged.addListener((changes, area) => {
+  if (area === "local" && (changes.autoScan || changes.neverSites || changes.blur)) syncAutoScan();
+});
+chrome.tabs.onRemoved.addListener((tabId) => chrome.storage.session.remove(medpicResultKey(tabId)));
 
 chrome.contextMenus.onClicked.addListener(async (info, tab) => {
   if (info.menuItemId !== "medpic-check" || !tab) return;
@@ -153,15 +175,10 @@ chrome.contextMenus.onClicked.addListener(async (info, tab) => {
 
 chrome.runtime.onMessage.addListener((msg, sender, reply) => {
   if (msg.type === "scan") { medpicScan(msg.tabId).then(reply); return true; }
-  if (msg.type === "setBlur") { setBlur(msg.tabId, msg.blur).then(() => reply({ ok: true })); return true; }
-  if (msg.type === "lastScan") { reply(lastScan.get(msg.tabId) || null); return false; }
-  if (msg.type === "autoItems" && sender.tab) {  // automatic mode: new images on a page
-    (async () => {
-      const settings = await medpicSettings();
-      if (!settings.autoScan || !siteAllowed(sender.tab.url, settings)) return reply({ results: {} });
-      try { reply({ results: await classify(msg.items, sender.tab.url, settings), threshold: settings.threshold, blur: settings.blur }); }
-      catch (e) { reply({ error: e.message }); }
-    })();
+  if (msg.type === "judge" && sender.tab) { judge(msg.items, sender.tab).then(reply); return true; }
+  if (msg.type === "result" && sender.tab) { keepResult(sender.tab.id, msg.result).then(() => reply({ ok: true })); return true; }
+  if (msg.type === "health") {  // the options page's "Test connection", with the settings being edited
+    callBackend("health", [], msg.settings, HEALTH_TIMEOUT_MS).then(([health]) => reply({ health }), (e) => reply({ error: e.message }));
     return true;
   }
   return false;

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import IO, Iterable, Sequence
 
 from medpic.sources.candidates import Status
 
-__all__ = ["ReportRow", "Summary", "Status", "CLASSIFY_COLUMNS", "SCAN_COLUMNS", "SCAN_TABLE_COLUMNS", "write_csv",
+__all__ = ["ReportRow", "Summary", "Status", "relabel", "CLASSIFY_COLUMNS", "SCAN_COLUMNS", "SCAN_TABLE_COLUMNS", "write_csv",
            "format_table", "cell"]
 
 
@@ -52,6 +52,20 @@ class ReportRow:
 
     def as_dict(self) -> dict[str, object]:
         return asdict(self)
+
+
+def relabel(row: ReportRow, threshold: float) -> ReportRow:
+    """The row as it would read had the scan used ``threshold``: the calibrated probability does
+    not depend on the threshold, so a report can be shown at another strictness without scanning
+    again. A row that becomes medical keeps an empty modality (the model names one only for
+    images it judged medical at scan time)."""
+    if row.status != Status.OK or row.p_medical is None:
+        return row
+    medical = row.p_medical >= threshold
+    return replace(row, label="medical" if medical else "non-medical",
+                   confidence=row.p_medical if medical else 1.0 - row.p_medical,
+                   modality=row.modality if medical else "",
+                   modality_confidence=row.modality_confidence if medical else None)
 
 
 @dataclass(frozen=True)

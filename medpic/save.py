@@ -17,7 +17,8 @@ from medpic.report import SCAN_COLUMNS, ReportRow, cell
 from medpic.scan import Judged
 from medpic.sources.candidates import Status
 
-__all__ = ["MANIFEST_COLUMNS", "download_name", "selected_for_download", "save_medical", "write_zip"]
+__all__ = ["MANIFEST_COLUMNS", "download_name", "selected_for_download", "save_medical", "write_zip",
+           "write_zip_entries"]
 
 
 MANIFEST_COLUMNS = ("file",) + SCAN_COLUMNS
@@ -68,7 +69,12 @@ def save_medical(items: Iterable[Judged], folder: str | Path, *, min_confidence:
 
 def write_zip(items: Iterable[Judged], out: str | Path, *, min_confidence: float = 0.9) -> int:
     """A ZIP of the confident medical images with ``manifest.csv``; returns the image count."""
-    entries = list(selected_for_download(items, min_confidence))
+    return write_zip_entries(selected_for_download(items, min_confidence), out)
+
+
+def write_zip_entries(entries: Iterable[tuple[str, bytes, ReportRow]], out: str | Path) -> int:
+    """A ZIP of ``(name, bytes, row)`` entries with ``manifest.csv``; returns the image count."""
+    entries = list(entries)
     with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as archive:
         for name, data, _ in entries:
             archive.writestr(name, data, compress_type=zipfile.ZIP_STORED)  # already compressed

@@ -27,14 +27,16 @@ def build_pdf(images: list[Path], out: Path) -> Path:
     return out
 
 
-def build_examples() -> list[list[dict]]:
-    """Chat examples: a PDF and a handful of images."""
+def build_examples() -> list[dict]:
+    """The welcome message's examples (Gradio chat example messages): a PDF and a handful of images,
+    each run as soon as it is clicked."""
     images = sorted(p for p in EXAMPLES_DIR.glob("*") if p.suffix in (".jpg", ".png"))
     if not images:
         return []
     folder = Path(tempfile.mkdtemp(prefix="medpic-examples-"))
     pdf = build_pdf(images, folder / "example-article.pdf")
     return [
-        [{"text": "", "files": [str(pdf)]}],
-        [{"text": "", "files": [str(p) for p in images[:4]]}],
+        {"text": "", "display_text": f"A PDF article with {len(images)} figures", "files": [str(pdf)]},
+        {"text": "", "display_text": "Four images: " + ", ".join(p.stem for p in images[:4]),
+         "files": [str(p) for p in images[:4]]},
     ]

@@ -106,7 +106,10 @@ class Gate:
             payload = json.loads(body or b"null")
         except ValueError:
             payload = None  # not ours to judge: Gradio answers malformed JSON itself
-        if _names_a_file_url(payload):
+        # Only the inputs are turned into files; ``event_data`` describes the event (a clicked
+        # example's value, with the app's own file URLs) and is never fetched.
+        inputs = payload.get("data") if isinstance(payload, dict) and "data" in payload else payload
+        if _names_a_file_url(inputs):
             return await _refuse(send, 400, "files given by URL are not fetched: upload the file, or send image "
                                             "URLs to classify_urls")
         if problem := self._call_problem(scope["path"], payload):

@@ -14,6 +14,7 @@ import tempfile
 import threading
 from collections import Counter
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Iterator
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,11 +22,11 @@ from pathlib import Path
 
 from medpic.version import __version__
 from medpic.app.present import download_stem
-from medpic.errors import Busy, InvalidInput
+from medpic.errors import Busy, InvalidInput, MedPicError
 from medpic.model.classifier import Classifier
 from medpic.net.fetch import Fetcher
-from medpic.report import SCAN_COLUMNS, write_csv
-from medpic.save import write_zip
+from medpic.report import SCAN_COLUMNS, ReportRow, relabel, write_csv
+from medpic.save import download_name, write_zip, write_zip_entries
 from medpic.scan import JudgeOptions, ScanReport, scan
 from medpic.settings import Settings, parse_probability
 from medpic.sources.browser import BrowserService
@@ -33,7 +34,7 @@ from medpic.sources.candidates import watch
 from medpic.sources.files import InputFile
 from medpic.sources.targets import open_image_files, open_image_urls, open_pdf_file, open_url
 
-__all__ = ["MedPicService"]
+__all__ = ["MedPicService", "Shown", "ZIP_FLOOR"]
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,46 @@ def _counted(candidates, on_stage, every: int = 4):
             on_stage(f"found {n} image{'s' if n > 1 else ''} so far, judging them")
 
     return watch(candidates, each, lambda n: on_stage(f"judging the last of {n} image{'s' if n != 1 else ''}"))
+
+
+def _until(stop: threading.Event | None, extraction):
+    """The extraction's candidates until ``stop`` is set: then the source is closed (its browser
+    page or PDF released) and the report keeps the rows judged so far, with a note saying so."""
+    candidates = extraction.candidates
+    if stop is None:
+        return candidates
+
+    def gen():
+        for n, cand in enumerate(candidates):
+            if stop.is_set():
+                extraction.notes.append(f"stopped after {n} image{'' if n == 1 else 's'}: you pressed Stop")
+                close = getattr(candidates, "close", None)
+                if close is not None:
+                    close()
+                return
+            yield cand
+
+    return gen()
+
+
+# The ZIP slider's lowest value: originals of images under it are never kept for a later ZIP.
+ZIP_FLOOR = 0.5
+THUMBNAIL_SIDE = 320
+MAX_THUMBNAILS = 60
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A report as the chat keeps it to show again at another strictness, without the report:
+    its rows, a thumbnail of each judged picture (the most medical first, at most
+    ``MAX_THUMBNAILS``) and the originals that could go in the ZIP (``p_medical >= ZIP_FLOOR``),
+    both as files in one output folder that is deleted by age like every download."""
+
+    source: str
+    notes: tuple[str, ...]
+    rows: tuple[ReportRow, ...]
+    thumbs: tuple[str | None, ...]  # per row
+    originals: tuple[tuple[str, str] | None, ...]  # per row: (file, name in the ZIP)
 
 
 class MedPicService:
@@ -103,26 +144,29 @@ class MedPicService:
         """Checked before any work starts, so a bad threshold costs nothing."""
         return JudgeOptions.from_settings(self.settings, threshold=self.threshold(threshold))
 
-    def scan_url(self, url: str, threshold: float | None = None, *, on_stage=lambda s: None) -> ScanReport:
+    def scan_url(self, url: str, threshold: float | None = None, *, on_stage=lambda s: None,
+                 stop: threading.Event | None = None) -> ScanReport:
         options = self._options(threshold)
         extraction = open_url(url, settings=self.settings, fetcher=self.fetcher, browser=self.browser,
                               on_stage=on_stage)
-        extraction.candidates = _counted(extraction.candidates, on_stage)
+        extraction.candidates = _counted(_until(stop, extraction), on_stage)
         return scan(extraction, self.classifier, options)
 
     def scan_pdf(self, path: str | Path, threshold: float | None = None, *, name: str | None = None,
-                 on_stage=lambda s: None) -> ScanReport:
+                 on_stage=lambda s: None, stop: threading.Event | None = None) -> ScanReport:
         options = self._options(threshold)
         extraction = open_pdf_file(path, settings=self.settings, name=name or Path(path).name)
-        extraction.candidates = _counted(extraction.candidates, on_stage)
+        extraction.candidates = _counted(_until(stop, extraction), on_stage)
         return scan(extraction, self.classifier, options)
 
-    def classify_images(self, paths: list[str | Path], threshold: float | None = None) -> ScanReport:
+    def classify_images(self, paths: list[str | Path], threshold: float | None = None, *,
+                        stop: threading.Event | None = None) -> ScanReport:
         options = self._options(threshold)
         if not paths:
             raise InvalidInput("no images given: upload at least one image file")
         files = [InputFile("upload", str(p), ref=Path(p).name) for p in paths]
         extraction = open_image_files(files, settings=self.settings, source="upload", found_by="upload")
+        extraction.candidates = _until(stop, extraction)
         return scan(extraction, self.classifier, options)
 
     def classify_urls(self, urls: list[str], page_url: str = "", threshold: float | None = None) -> ScanReport:
@@ -154,14 +198,17 @@ class MedPicService:
 
     # -- outputs ---------------------------------------------------------------------------
 
-    def _out(self, stem: str, suffix: str) -> Path:
+    def _folder(self) -> Path:
         with self._lock:
             self._counter += 1
             n = self._counter
         self._forget_old_outputs()
         folder = self._outputs / f"{n:06d}"
         folder.mkdir(parents=True, exist_ok=True)
-        return folder / f"{stem}{suffix}"
+        return folder
+
+    def _out(self, stem: str, suffix: str) -> Path:
+        return self._folder() / f"{stem}{suffix}"
 
     def _forget_old_outputs(self) -> None:
         """Reports are downloads of the moment: folders older than ``output_max_age_s`` are deleted,
@@ -183,6 +230,56 @@ class MedPicService:
         path = self._out(download_stem(report.source) + "-medical-images", ".zip")
         count = write_zip(report.items, path, min_confidence=min_confidence)
         return str(path), count
+
+    def keep(self, report: ScanReport) -> Shown:
+        """Save what showing ``report`` again needs (see ``Shown``); the report itself can go."""
+        folder = self._folder()
+        order = sorted((i for i, item in enumerate(report.items) if item.row.status == "ok"),
+                       key=lambda i: -(report.items[i].row.p_medical or 0))
+        thumbs: list[str | None] = [None] * len(report.items)
+        originals: list[tuple[str, str] | None] = [None] * len(report.items)
+        for rank, i in enumerate(order):
+            cand = report.items[i].candidate
+            if rank < MAX_THUMBNAILS:
+                thumbs[i] = self._thumbnail(cand, folder / f"thumb-{i:05d}.jpg")
+            if (report.items[i].row.p_medical or 0) >= ZIP_FLOOR and cand.data:
+                path = folder / f"original-{i:05d}"
+                path.write_bytes(cand.data)
+                originals[i] = (str(path), download_name(cand.ref, cand.order, cand.extension))
+        return Shown(report.source, tuple(report.notes), tuple(report.rows), tuple(thumbs), tuple(originals))
+
+    def _thumbnail(self, cand, path: Path) -> str | None:
+        from medpic.imaging import decode_image
+
+        image = cand.image
+        if image is None and cand.data:
+            try:
+                image = decode_image(cand.data, max_pixels=self.settings.max_pixels, reduce_to=THUMBNAIL_SIDE).image
+            except MedPicError:
+                return None
+        if image is None:
+            return None
+        thumb = image.convert("RGB")
+        thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
+        thumb.save(path, "JPEG", quality=85)
+        return str(path)
+
+    def csv_of(self, shown: Shown, threshold: float) -> str:
+        """The CSV of a kept report, its rows relabelled at ``threshold``."""
+        path = self._out(download_stem(shown.source), ".csv")
+        write_csv([relabel(r, threshold) for r in shown.rows], path, columns=SCAN_COLUMNS)
+        return str(path)
+
+    def zip_of(self, shown: Shown, threshold: float, min_confidence: float) -> tuple[str, int]:
+        """The ZIP of a kept report's medical images at ``threshold`` with at least ``min_confidence``."""
+        def entries():
+            for row, original in zip(shown.rows, shown.originals):
+                row = relabel(row, threshold)
+                if original and row.label == "medical" and (row.confidence or 0) >= min_confidence:
+                    yield original[1], Path(original[0]).read_bytes(), row
+
+        path = self._out(download_stem(shown.source) + "-medical-images", ".zip")
+        return str(path), write_zip_entries(entries(), path)
 
     @staticmethod
     def as_json(report: ScanReport) -> dict:

@@ -11,10 +11,12 @@ Errors reach callers as ``gr.Error`` with a readable reason; the server keeps se
 
 from __future__ import annotations
 
+import copy
 import inspect
 import logging
 import queue
 import re
+import threading
 import time
 from contextlib import nullcontext
 from pathlib import Path
@@ -23,10 +25,11 @@ from typing import Callable
 import gradio as gr
 from starlette.middleware import Middleware
 
+from medpic.app import results as results_view
 from medpic.app.examples import build_examples
 from medpic.app.gate import Gate
-from medpic.app.present import caption, plural, verdict, web_address
-from medpic.app.service import MedPicService
+from medpic.app.present import plural, web_address
+from medpic.app.service import ZIP_FLOOR, MedPicService, Shown
 from medpic.errors import Busy, InvalidInput, MedPicError, reason_of
 from medpic.scan import ScanReport
 from medpic.settings import Settings
@@ -77,63 +80,30 @@ def _api(service: MedPicService, fn: Callable, *, limited: bool = True):
     return endpoint
 
 
-def _gallery(report: ScanReport, max_pixels: int) -> list[tuple]:
-    """Every judged picture, medical ones first, each captioned with its verdict and what it is."""
-    from medpic.imaging import decode_image
-
-    judged = sorted((i for i in report.items if i.row.status == "ok"),
-                    key=lambda i: (i.row.label != "medical", -(i.row.p_medical or 0)))
-    out = []
-    for item in judged[:60]:
-        image = item.candidate.image
-        if image is None and item.candidate.data:
-            try:
-                image = decode_image(item.candidate.data, max_pixels=max_pixels).image
-            except MedPicError:
-                continue
-        if image is not None:
-            thumb = image.copy()
-            thumb.thumbnail((320, 320))
-            out.append((thumb, f"{verdict(item.row)} · {caption(item.row)}"))
-    return out
-
-
-def _summary_text(report: ScanReport, min_confidence: float, zipped: int) -> str:
-    lines = [f"**{report.source}**: {report.summary().line()}."]
-    if zipped:
-        lines.append(f"{plural(zipped, 'medical image')} at {100 * min_confidence:.0f}% confidence or more "
-                     f"{'is' if zipped == 1 else 'are'} in the ZIP.")
-    lines += [f"_Note: {n}_" for n in report.notes]
-    errors = [r for r in report.rows if r.status == "error"][:5]
-    if errors:
-        lines.append("Some images could not be read: " + "; ".join(f"{caption(r)}: {r.reason}" for r in errors)
-                     + ". The CSV lists every image with its reason.")
-    return "\n\n".join(lines)
-
-
 # The named endpoints and their inputs, in order (the gate answers wrong calls with this).
 API = {"scan_url": ("url", "threshold"), "scan_pdf": ("file", "threshold"), "classify_images": ("files", "threshold"),
        "classify_urls": ("urls", "page_url", "threshold"), "health": ()}
 # Every event that scans shares one concurrency limit (MEDPIC_APP_CONCURRENCY), across endpoints.
 WORK = "medpic-work"
 Job = Callable[[Callable[[str], None]], ScanReport]
-_NO_UPDATE = (gr.update(), gr.update(), None)
 
 
-def _plan(service: MedPicService, text: str, files: list[str], threshold: float) -> tuple[list[tuple[str, Job]], list[str]]:
+def _plan(service: MedPicService, text: str, files: list[str], threshold: float,
+          stop: threading.Event) -> tuple[list[tuple[str, Job]], list[str]]:
     """The scans a chat message asks for, and the files it cannot use. What each file is, is
     decided by ``kind_of_file``; what each URL is, by the service when it opens it."""
     kinds = {f: kind_of_file(f) for f in files}
     images = [f for f in files if kinds[f] == "image"]
     urls = _URL.findall(text) or [u for u in (web_address(text),) if u]  # "example.org/page" means https
     jobs: list[tuple[str, Job]] = [
-        (f"Scanning {url}", lambda stage, u=url: service.scan_url(u, threshold, on_stage=stage))
+        (f"Scanning {url}", lambda stage, u=url: service.scan_url(u, threshold, on_stage=stage, stop=stop))
         for url in urls]
-    jobs += [(f"Reading {Path(pdf).name}", lambda stage, p=pdf: service.scan_pdf(p, threshold, on_stage=stage))
+    jobs += [(f"Reading {Path(pdf).name}",
+              lambda stage, p=pdf: service.scan_pdf(p, threshold, on_stage=stage, stop=stop))
              for pdf in files if kinds[pdf] == "pdf"]
     if images:
         jobs.append((f"Classifying {plural(len(images), 'image')}",
-                     lambda stage: service.classify_images(images, threshold)))
+                     lambda stage: service.classify_images(images, threshold, stop=stop)))
     return jobs, [f for f in files if kinds[f] == "other"]
 
 
@@ -165,51 +135,100 @@ def _run(service: MedPicService, job: Job):
     yield ("error", box["error"]) if "error" in box else ("report", box["report"])
 
 
-def _chat(service: MedPicService, settings: Settings):
-    """The chat handler: plan the scans of a message, run them one by one, stream progress."""
-    def respond(message: dict, history: list, threshold: float, min_confidence: float, request: gr.Request):
+def _view(service: MedPicService, results: list[Shown], threshold: float, min_confidence: float, show: str):
+    """Everything the results pane shows, at these slider positions: card, gallery, table and the
+    downloads (each report's CSV, and its ZIP when any image qualifies)."""
+    downloads, zipped = [], []
+    for shown in results:
+        zip_path, count = service.zip_of(shown, threshold, min_confidence)
+        downloads += [service.csv_of(shown, threshold)] + ([zip_path] if count else [])
+        zipped.append(count)
+    return (results_view.card(results, threshold, min_confidence, zipped),
+            results_view.gallery(results, threshold, show), results_view.table(results, threshold, show),
+            gr.update(value=downloads, visible=bool(downloads)))
+
+
+class _Stops:
+    """The Stop button's signal per browser session: the chat's jobs check it between images."""
+
+    def __init__(self) -> None:
+        self._events: dict[str, threading.Event] = {}
+        self._lock = threading.Lock()
+
+    def start(self, session: str) -> threading.Event:
+        with self._lock:
+            event = self._events[session] = threading.Event()
+        return event
+
+    def stop(self, session: str) -> None:
+        with self._lock:
+            event = self._events.get(session)
+        if event is not None:
+            event.set()
+
+    def end(self, session: str, event: threading.Event) -> None:
+        with self._lock:
+            if self._events.get(session) is event:
+                del self._events[session]
+
+
+def _chat(service: MedPicService, stops: _Stops):
+    """The chat handler: plan the scans of a message, run them one by one, stream progress, and
+    fill the results pane as each report arrives (a new message starts a fresh pane)."""
+    def respond(message: dict, history: list, threshold: float, min_confidence: float, show: str,
+                request: gr.Request):
+        session = getattr(request, "session_hash", None) or "local"
+        stop = stops.start(session)
         try:
             with service.client_slot(_client(service, request)):
-                yield from _respond(message, history, threshold, min_confidence)
+                yield from _respond(message, history, threshold, min_confidence, show, stop)
         except Busy as exc:
-            yield [*(history or []), {"role": "assistant", "content": f"⚠️ {exc.reason}"}], *_NO_UPDATE
+            yield [*(history or []), {"role": "assistant", "content": f"⚠️ {exc.reason}"}], *_unchanged()
+        finally:
+            stops.end(session, stop)
 
-    def _respond(message: dict, history: list, threshold: float, min_confidence: float):
+    def _respond(message: dict, history: list, threshold: float, min_confidence: float, show: str,
+                 stop: threading.Event):
         text = (message or {}).get("text", "") or ""
         files = [str(f) for f in (message or {}).get("files", []) or []]
         history = list(history or [])
         history.append({"role": "user", "content": text or ", ".join(Path(f).name for f in files) or "(empty)"})
-        jobs, others = _plan(service, text, files, threshold)
+        jobs, others = _plan(service, text, files, threshold, stop)
         if others:
             history.append({"role": "assistant", "content": "I can read PDFs and images (JPEG, PNG, GIF, WebP, AVIF, "
                             "BMP, TIFF, ICO); I skipped " + ", ".join(Path(o).name for o in others) + "."})
         if not jobs:
             history.append({"role": "assistant", "content": "Paste a web address (or write `scan https://...`), "
                             "or drop a PDF or some images, and I will find the medical images in it."})
-            yield history, *_NO_UPDATE
+            yield history, *_unchanged()
             return
-        gallery, downloads = [], []
+        results: list[Shown] = []
+        yield history, results, *_view(service, results, threshold, min_confidence, show), None  # a fresh pane
         for title, job in jobs:
             history.append({"role": "assistant", "content": f"{title}…"})
-            yield history, *_NO_UPDATE
+            yield history, *_unchanged()
             for kind, value in _run(service, job):
                 if kind == "stage":
                     history[-1] = {"role": "assistant", "content": f"{title}: {value}…"}
-                    yield history, *_NO_UPDATE
+                    yield history, *_unchanged()
                 elif kind == "error":
                     history[-1] = {"role": "assistant", "content": f"⚠️ {title} failed: {value}"}
-                    yield history, *_NO_UPDATE
+                    yield history, *_unchanged()
                 else:
                     c = value.summary()
-                    history[-1] = {"role": "assistant",
-                                   "content": f"{title}: found {plural(c.found, 'image')}, judged {c.ok}."}
-                    zip_path, zipped = service.zip_file(value, min_confidence)
-                    downloads += [service.csv_file(value)] + ([zip_path] if zipped else [])
-                    gallery += _gallery(value, settings.max_pixels)
-                    history.append({"role": "assistant", "content": _summary_text(value, min_confidence, zipped)})
-                    yield history, gallery, downloads, None
+                    stopped = " (stopped)" if any(n.startswith("stopped") for n in value.notes) else ""
+                    history[-1] = {"role": "assistant", "content": f"{title}: found {plural(c.found, 'image')}, "
+                                   f"{c.medical} medical{stopped}. The results are on the right."}
+                    results = [*results, service.keep(value)]
+                    yield history, results, *_view(service, results, threshold, min_confidence, show), None
 
     return respond
+
+
+def _unchanged() -> tuple:
+    """Outputs of a chat step that only changes the conversation (results, card, gallery, table,
+    downloads, input box)."""
+    return gr.update(), gr.update(), gr.update(), gr.update(), gr.update(), gr.update()
 
 
 def _add_api(service: MedPicService) -> None:
@@ -263,35 +282,93 @@ class MedPicBlocks(gr.Blocks):
         return super().launch(*args, app_kwargs=app_kwargs, **kwargs)
 
 
+_WELCOME = ("**Welcome to MedPic.** Paste a web address, or drop a PDF or images: I find every image in it "
+            "and say which are medical (X-ray, CT, MRI, ultrasound, histology, ...), with the modality. "
+            "Or try one of these:")
+
+
+def _layout(service: MedPicService, settings: Settings) -> dict:
+    """The two panes side by side (stacked on a phone): the conversation and its controls on the
+    left, the results of the latest message on the right."""
+    model = service.classifier.describe()
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=5, min_width=340):
+            examples = build_examples()  # the Chatbot rewrites its copy's files for the browser; ours keep paths
+            chat = gr.Chatbot(label="MedPic", height=380, elem_id="chat", placeholder=_WELCOME,
+                              examples=copy.deepcopy(examples))
+            box = gr.MultimodalTextbox(placeholder="Paste a URL, or drop a PDF or images, then press Enter",
+                                       file_count="multiple", file_types=[".pdf", "image"], elem_id="chat-input",
+                                       show_label=False)
+            stop = gr.Button("Stop", variant="stop", size="sm", elem_id="stop")
+            threshold = gr.Slider(0.05, 0.95, value=service.classifier.threshold, step=0.01, elem_id="strictness",
+                                  label="Strictness: probability above which an image counts as medical")
+            min_conf = gr.Slider(ZIP_FLOOR, 0.99, value=0.9, step=0.01, elem_id="zip-confidence",
+                                 label="Confidence needed for the ZIP download")
+            with gr.Accordion("About the model and the network guard", open=False):
+                gr.Markdown(f"Model **{model['name']} {model['version']}** from **{model['origin']}** "
+                            f"({model['detail']}); modality: {model['modality']}. Network guard "
+                            f"{'on' if not settings.allow_private else 'OFF'}.", elem_id="model-status")
+        with gr.Column(scale=6, min_width=340):
+            card = gr.Markdown("Results appear here.", elem_id="result-card")
+            files = gr.File(label="Downloads: CSV report and ZIP of medical images", file_count="multiple",
+                            elem_id="downloads", visible=False)
+            show = gr.Radio(list(results_view.FILTERS), value="All", label="Show", elem_id="filter")
+            gallery = gr.Gallery(label="Images judged", columns=6, height=220, elem_id="gallery")
+            table = gr.Dataframe(headers=list(results_view.TABLE_HEADERS), value=[], interactive=False, wrap=True,
+                                 max_height=360, elem_id="results-table", label="Every image found",
+                                 column_widths=["20%", "10%", "14%", "26%", "7%", "9%", "14%"])
+    return dict(chat=chat, examples=examples, box=box, stop=stop, threshold=threshold, min_conf=min_conf, card=card, files=files,
+                show=show, gallery=gallery, table=table)
+
+
+def _wire(ui: dict, service: MedPicService, settings: Settings) -> None:
+    """Events: the chat, the Stop button, the welcome examples, and the sliders and filter that
+    re-render the results on screen."""
+    results = gr.State([])
+    stops = _Stops()
+    inputs = [ui["box"], ui["chat"], ui["threshold"], ui["min_conf"], ui["show"]]
+    outputs = [ui["chat"], results, ui["card"], ui["gallery"], ui["table"], ui["files"], ui["box"]]
+    chat_options = dict(api_visibility="private", concurrency_id=WORK, concurrency_limit=settings.app_concurrency)
+    ui["box"].submit(_chat(service, stops), inputs, outputs, **chat_options)
+    respond = _chat(service, stops)
+
+    def example(event: gr.SelectData, history: list, threshold: float, min_confidence: float, show: str,
+                request: gr.Request):
+        """A welcome example runs as if sent. Its files are taken from the server's own list by
+        index: the browser's copy names them by URL, which the gate refuses on principle."""
+        yield from respond(ui["examples"][event.index], history, threshold, min_confidence, show, request)
+
+    ui["chat"].example_select(example, inputs[1:], outputs, **chat_options)
+
+    def stop(request: gr.Request):
+        stops.stop(getattr(request, "session_hash", None) or "local")
+
+    ui["stop"].click(stop, None, None, api_visibility="private", queue=False)
+
+    def rerender(shown: list[Shown], threshold: float, min_confidence: float, show: str):
+        return _view(service, shown or [], threshold, min_confidence, show)
+
+    def refilter(shown: list[Shown], threshold: float, show: str):
+        return results_view.gallery(shown or [], threshold, show), results_view.table(shown or [], threshold, show)
+
+    for slider in (ui["threshold"], ui["min_conf"]):
+        slider.change(rerender, [results, ui["threshold"], ui["min_conf"], ui["show"]],
+                      [ui["card"], ui["gallery"], ui["table"], ui["files"]], api_visibility="private",
+                      trigger_mode="always_last")  # a drag re-renders once it settles, not per step
+    ui["show"].change(refilter, [results, ui["threshold"], ui["show"]], [ui["gallery"], ui["table"]],
+                      api_visibility="private")
+
+
 def build_app(settings: Settings | None = None, *, service: MedPicService | None = None) -> gr.Blocks:
     """The whole app. ``service`` is shared by every request; build it once."""
     settings = settings or Settings.from_env()
     service = service or MedPicService(settings)
-    model = service.classifier.describe()
-    status = (f"Model **{model['name']} {model['version']}** from **{model['origin']}** "
-              f"({model['detail']}). Network guard {'on' if not settings.allow_private else 'OFF'}.")
     age = settings.output_max_age_s
     # analytics off: no telemetry and no version check to outside hosts at start-up or later
     with MedPicBlocks(title="MedPic: find medical images", analytics_enabled=False,
-                   delete_cache=(max(60, age // 4), age)) as demo:
-        gr.Markdown("# MedPic\nFind the medical images (X-ray, CT, MRI, ultrasound, histology, dermatology, "
-                    "endoscopy, fundus, ECG, ...) on a web page, in a PDF, or among your images.")
-        with gr.Accordion("About the model and the network guard", open=False):
-            gr.Markdown(status, elem_id="model-status")
-        chat = gr.Chatbot(label="MedPic", height=420, elem_id="chat")
-        box = gr.MultimodalTextbox(placeholder="Paste a URL, or drop a PDF or images, then press Enter",
-                                   file_count="multiple", file_types=[".pdf", "image"], elem_id="chat-input",
-                                   show_label=False)
-        with gr.Row():
-            threshold = gr.Slider(0.05, 0.95, value=service.classifier.threshold, step=0.01,
-                                  label="Strictness: probability above which an image counts as medical")
-            min_conf = gr.Slider(0.5, 0.99, value=0.9, step=0.01, label="Confidence needed for the ZIP download")
-        gallery = gr.Gallery(label="Medical images found", columns=5, height=320, elem_id="gallery")
-        files = gr.File(label="Downloads: CSV report and ZIP of medical images", file_count="multiple",
-                        elem_id="downloads")
-        gr.Examples(examples=build_examples(), inputs=[box], label="Examples (work offline)")
-        box.submit(_chat(service, settings), [box, chat, threshold, min_conf], [chat, gallery, files, box],
-                   api_visibility="private", concurrency_id=WORK, concurrency_limit=settings.app_concurrency)
+                      delete_cache=(max(60, age // 4), age)) as demo:
+        gr.Markdown("# MedPic\nFind the medical images on a web page, in a PDF, or among your images.")
+        _wire(_layout(service, settings), service, settings)
         _add_api(service)
     demo.queue(default_concurrency_limit=settings.app_concurrency, max_size=settings.app_queue_size)
     demo.medpic_service = service  # for tests and app.py's shutdown

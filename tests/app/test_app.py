@@ -161,14 +161,25 @@ def test_token_is_required_when_configured(site, shared):
         demo.close()
 
 
+_ROWS = "Number(document.querySelector('#results-table [role=grid]').getAttribute('aria-rowcount')) - 1"
+
+
+def _table_rows(page) -> int:
+    """Lines of the results table (the grid counts them, whether or not they are scrolled into view)."""
+    return page.evaluate(_ROWS)
+
+
 def test_chat_ui_in_chromium(app, site):
+    """As a person uses it at 1280x900: results beside the chat and above the fold, every image in
+    the table, the filter and the strictness slider re-rendering what is on screen, names that say
+    the source, and a welcome example that runs when clicked."""
     from playwright.sync_api import sync_playwright
 
     from medpic.sources.browser import CHROMIUM_ARGS, find_chromium
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=find_chromium().path, headless=True, args=CHROMIUM_ARGS)
-        page = browser.new_page()
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.goto(app)
         box = page.locator("#chat-input textarea")
         box.wait_for(timeout=30_000)
@@ -180,4 +191,32 @@ def test_chat_ui_in_chromium(app, site):
         assert "medical" in page.locator("#chat").inner_text()
         links = [a.get_attribute("href") for a in page.locator("#downloads a").all()]
         assert any(h and h.endswith(".csv") and "medpic-127.0.0.1-" in h for h in links)  # names say the source
+        for part in ("#result-card", "#downloads", "#gallery", "#results-table", "#chat"):  # side by side, in view
+            box_of = page.locator(part).bounding_box()
+            assert box_of and box_of["y"] < 900, (part, box_of)
+        assert page.locator("#gallery").bounding_box()["x"] > page.locator("#chat").bounding_box()["x"] + 300
+
+        page.wait_for_function(f"{_ROWS} >= 5")
+        everything = _table_rows(page)
+        page.locator("#filter").get_by_text("Medical", exact=True).click()
+        page.wait_for_function(f"{_ROWS} < {everything}")
+        medical = _table_rows(page)
+        assert 0 < medical < everything and "Not medical" not in page.locator("#results-table").inner_text()
+
+        strictness = page.locator("#strictness input[type=number]")
+        strictness.fill("0.95")
+        strictness.press("Enter")  # stricter: fewer medical, re-rendered without scanning again
+        page.wait_for_function(f"{_ROWS} < {medical}", timeout=30_000)
+        assert "strictness 95%" in page.locator("#result-card").inner_text()
+
+        page.goto(app)  # a fresh session: the welcome message and its examples
+        page.get_by_text("Four images", exact=False).first.click()
+        page.locator("#gallery img").first.wait_for(timeout=90_000)
+        assert page.locator("#gallery img").count() == 4
+
+        phone = browser.new_page(viewport={"width": 390, "height": 844})  # a phone: the panes stack
+        phone.goto(app)
+        phone.locator("#chat-input textarea").wait_for(timeout=30_000)
+        chat, card = phone.locator("#chat").bounding_box(), phone.locator("#result-card").bounding_box()
+        assert chat["x"] + chat["width"] <= 390 and card["y"] > chat["y"] + chat["height"]
         browser.close()

@@ -51,21 +51,3 @@ def test_download_names_carry_the_source_and_the_day():
                                       ("hello there", None), ("scan.png", None)])
 def test_addresses_without_a_scheme_get_https(text, url):
     assert web_address(text) == url
-
-
-def test_a_non_medical_upload_is_shown_with_its_verdict(tmp_path, cat, retina):
-    from medpic.app import MedPicService
-    from medpic.app.ui import _gallery
-    from medpic.settings import Settings
-    from tests.conftest import encode
-
-    (tmp_path / "cat.jpg").write_bytes(encode(cat, "JPEG"))
-    (tmp_path / "fundus.jpg").write_bytes(encode(retina, "JPEG"))
-    service = MedPicService(Settings())
-    try:
-        report = service.classify_images([tmp_path / "cat.jpg", tmp_path / "fundus.jpg"])
-    finally:
-        service.close()
-    captions = [text for _, text in _gallery(report, 10**8)]
-    assert captions[0].startswith("Medical") and captions[0].endswith("fundus.jpg")  # medical first
-    assert captions[1].startswith("Not medical") and captions[1].endswith("cat.jpg")

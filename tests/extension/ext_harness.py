@@ -48,12 +48,12 @@ class Backend:
 
 
 @contextmanager
-def serve_backend(site_url: str) -> Iterator[Backend]:
+def serve_backend(site_url: str, port: int | None = None) -> Iterator[Backend]:
     """A local MedPic app that may fetch from the test site (and no other private address)."""
     settings = Settings(allowed_origins=frozenset({origin_of(site_url)}))
     service = MedPicService(settings, classifier=Classifier.load(settings))
     demo = build_app(settings, service=service)
-    port = free_port()
+    port = port or free_port()
     demo.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
     try:
         yield Backend(f"http://127.0.0.1:{port}", service)

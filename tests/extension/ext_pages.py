@@ -104,7 +104,8 @@ def _slowly(route: tuple[int, dict, bytes], delay_s: float = 1.0):
 
 
 def site_routes() -> dict:
-    return {**_site(), "/blur-first.html": _html(BLUR_FIRST), "/watched.html": _html(WATCHED), "/tall.html": _html(TALL),
+    pages = {"/blur-first.html": BLUR_FIRST, "/watched.html": WATCHED, "/tall.html": TALL}
+    return {**_site(), **{path: _html(body) for path, body in pages.items()},
             "/img/slow-ct.png": _slowly(_site()["/img/lazy-ct.png"])}
 
 

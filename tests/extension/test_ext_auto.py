@@ -7,7 +7,8 @@ import io
 import pytest
 from PIL import Image
 
-from tests.extension.ext_checks import badged, blurred, eventually, marks, overlay_of, stored_result, toolbar_count, wait_marks
+from tests.extension.ext_checks import (badged, blurred, eventually, marks, overlay_of, stored_result, toolbar_count,
+                                         wait_marks)
 from tests.extension.ext_harness import configure, open_page
 
 pytestmark = pytest.mark.browser
@@ -33,7 +34,7 @@ def test_blur_first_hides_every_picture_until_judged(chromium, ext_site):
     assert toolbar_count(worker, tab_id) == "2"
 
     # a carousel puts a medical picture in a judged img: hidden before it is drawn
-    page.evaluate("swap('carousel', 'src', '/img/lazy-ct.png', 'medical')")
+    page.evaluate("swap('carousel', 'src', '/img/slow-ct.png', 'medical')")  # the old picture stays a second
     wait_marks(page, {**FIRST, "carousel": "hidden"})
     assert page.evaluate("unblurred") == []
     page.wait_for_function("() => document.getElementById('carousel').complete")
@@ -66,6 +67,12 @@ def test_a_scanned_page_is_watched_for_new_lazy_and_changed_pictures(chromium, e
     wait_marks(page, {"lazy": "shown"})
     assert sorted(badged(page)) == ["medical"] * 3
     eventually(lambda: (stored_result(worker, tab_id)["medical"], toolbar_count(worker, tab_id)), (3, "3"))
+
+    # with blur on, a new picture is hidden from the moment it is added until it is judged
+    configure(worker, blur=True)
+    page.evaluate("addImage('late-fundus', '/img/retina.jpg', 'medical')")
+    wait_marks(page, {"late-fundus": "hidden"})
+    assert "late-fundus" not in page.evaluate("unblurred")
     page.close()
 
 

@@ -14,13 +14,17 @@ pytestmark = pytest.mark.browser
 LABEL = re.compile(r"Medical (\d+%|>99%)( · [A-Za-z/ -]+( (\d+%|>99%|<1%))?)?")  # badgeText
 
 
-def kinds(page) -> dict[str, set[str]]:
-    """data-expected -> the marks its elements carry, on the fixture page of tests/site.py."""
-    pairs = page.evaluate("() => [...document.querySelectorAll('[data-expected]')].map(e => [e.dataset.expected, e.dataset.medpic || ''])")
-    out: dict[str, set[str]] = {}
-    for kind, mark in pairs:
-        out.setdefault(kind, set()).add(mark)
+def kinds(page, what: str) -> dict[str, set]:
+    """On the fixture page of tests/site.py: data-expected -> ``what`` (a JS expression of e) of its elements."""
+    pairs = page.evaluate(f"() => [...document.querySelectorAll('[data-expected]')]"
+                          f".map(e => [e.dataset.expected, {what}])")
+    out: dict[str, set] = {}
+    for kind, value in pairs:
+        out.setdefault(kind, set()).add(value)
     return out
+
+
+MARK, BLURRED = "e.dataset.medpic || ''", "getComputedStyle(e).filter.includes('blur')"
 
 
 def test_badges_on_exactly_the_medical_images(chromium, ext_site):
@@ -31,7 +35,7 @@ def test_badges_on_exactly_the_medical_images(chromium, ext_site):
     assert result["checked"] == 8  # the 20 px image is not checked
     assert sorted(badged(page)) == ["medical"] * 4
     assert result["medical"] == 4
-    assert kinds(page) == {"medical": {"shown"}, "non-medical": {"clear"}, "tiny": {"clear"}}
+    assert kinds(page, MARK) == {"medical": {"shown"}, "non-medical": {"clear"}, "tiny": {"clear"}}
     label = page.locator(f"{FLAGGED} .medpic-label").first.inner_text()
     assert LABEL.fullmatch(label), label
     assert page.locator(f"{FLAGGED} .medpic-toggle").first.inner_text() == "hide"
@@ -51,11 +55,11 @@ def test_blurred_images_sit_under_a_veil_that_shows_them_and_can_hide_them_again
     configure(worker, blur=True)
     page, tab_id = open_page(context, worker, ext_site.url + "/ext.html")
     worker.evaluate("id => medpicScan(id)", tab_id)
-    filters = page.evaluate("() => [...document.querySelectorAll('[data-expected]')].map(e => [e.dataset.expected, getComputedStyle(e).filter])")
-    assert all(("blur" in f) == (kind == "medical") for kind, f in filters), filters
+    assert kinds(page, BLURRED) == {"medical": {True}, "non-medical": {False}, "tiny": {False}}
 
     # a site rewriting the image's style does not undo the blur
-    page.evaluate("() => { const e = document.querySelector('img[alt=fundus]'); e.id = 'fundus'; e.setAttribute('style', 'filter: none'); }")
+    page.evaluate("() => { const e = document.querySelector('img[alt=fundus]'); e.id = 'fundus';"
+                  " e.style.filter = 'none'; }")
     assert blurred(page)["fundus"]
 
     veil = overlay_of(page, "fundus")
