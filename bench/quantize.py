@@ -31,7 +31,7 @@ from medpic.training.data import load_example, read_manifest, source_folds, stra
 from medpic.training.export import QUANTIZATIONS, to_tflite  # noqa: E402
 from medpic.training.features import extract_views  # noqa: E402
 from medpic.training.recipe import Recipe  # noqa: E402
-from medpic.training.train import FOLDS, _fit_modality_on, _fit_on, build_serving_model  # noqa: E402
+from medpic.training.train import FOLDS, build_serving_model, emphasis_of, fit_modality_on, fit_on  # noqa: E402
 
 
 def main() -> None:
@@ -49,6 +49,7 @@ def main() -> None:
     feats = extract_views(examples, variant=recipe.variant, views=recipe.views, cache_dir=settings.cache_dir,
                           seed=recipe.seed)
     size = SPECS[recipe.variant].input_size
+    emphasis = emphasis_of(recipe, examples)
     args.out.mkdir(parents=True, exist_ok=True)
     logits = {q: [] for q in QUANTIZATIONS}
     truth, seconds = [], {q: 0.0 for q in QUANTIZATIONS}
@@ -56,8 +57,8 @@ def main() -> None:
         train_rows, test_rows = np.flatnonzero(folds != k), np.flatnonzero(folds == k)
         if args.limit:
             test_rows = test_rows[stratified_subset([(labels[i], sources[i]) for i in test_rows], args.limit)]
-        model, _ = build_serving_model(recipe.variant, _fit_on(recipe, feats, labels, sources, train_rows),
-                                       _fit_modality_on(recipe, feats, modalities, sources, train_rows))
+        model, _ = build_serving_model(recipe.variant, fit_on(recipe, feats, labels, sources, train_rows, emphasis),
+                                       fit_modality_on(recipe, feats, modalities, sources, train_rows))
         reps = train_rows[stratified_subset([(labels[i], sources[i]) for i in train_rows], recipe.representative)]
         representative = np.stack([preprocess(load_example(examples[i]), size) for i in reps])
         batch = np.stack([preprocess(load_example(examples[i]), size) for i in test_rows])

@@ -20,7 +20,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medpic.settings import Settings  # noqa: E402
-from medpic.training.data import read_manifest, source_folds  # noqa: E402
+from medpic.training.data import is_hard_negative, read_manifest, source_folds  # noqa: E402
 from medpic.training.features import extract_views  # noqa: E402
 from medpic.training.head import fit_linear_head, fit_mlp_head  # noqa: E402
 from medpic.training.metrics import roc_auc  # noqa: E402
@@ -29,13 +29,13 @@ from medpic.training.train import FOLDS  # noqa: E402
 
 def recipes(kinds: np.ndarray) -> dict[str, tuple[tuple[str, ...], int, Callable]]:
     """name -> (backbones whose features are concatenated, views, fit(features, labels, sources))."""
-    hard = np.array(["hard_negative" in k or ":stockmed" in k for k in kinds])
+    hard = np.array([is_hard_negative(k) for k in kinds])
 
     def linear(x, y, s, rows):
         return fit_linear_head(x, y, s, c=0.005)
 
-    def mlp(members: int, seed: int = 0, emphasis: bool = False):
-        return lambda x, y, s, rows: fit_mlp_head(x, y, s, members=members, seed=seed,
+    def mlp(members: int, seed: int = 0, emphasis: bool = False, hidden: int = 256):
+        return lambda x, y, s, rows: fit_mlp_head(x, y, s, members=members, seed=seed, hidden=hidden,
                                                   emphasis=np.where(hard[rows], 2.0, 1.0) if emphasis else None)
 
     return {
@@ -48,7 +48,8 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple[tuple[str, ...], int, Callable
         "lite0 mlp hard x2": (("lite0",), 1, mlp(1, emphasis=True)),
         "lite0 mlp 2 views": (("lite0",), 2, mlp(1)),
         "lite0+lite1 mlp": (("lite0", "lite1"), 1, mlp(1)),
-        "lite0 mlp x5 (shipped)": (("lite0",), 1, mlp(5)),
+        "lite0 mlp x5": (("lite0",), 1, mlp(5)),
+        "lite0 mlp x5 hard x2 (shipped)": (("lite0",), 1, mlp(5, emphasis=True)),
     }
 
 

@@ -31,6 +31,7 @@ __all__ = [
     "stratified_subset",
     "augment",
     "load_example",
+    "is_hard_negative",
 ]
 
 LABELS = ("non-medical", "medical")
@@ -184,6 +185,12 @@ def stratified_subset(keys: Sequence[Hashable], limit: int, *, seed: int = 0) ->
         for i, row in enumerate(idx):
             rank[row] = (i + rng.random()) / len(idx)
     return np.sort(np.argsort(rank, kind="stable")[:limit])
+
+
+def is_hard_negative(kind: str) -> bool:
+    """The dataset's two kinds that most often fool a classifier (its README): look-alikes
+    (``hard_negative``) and medical-themed pictures that are not clinical imagery (``:stockmed``)."""
+    return "hard_negative" in kind or ":stockmed" in kind
 
 
 def load_example(example: Example) -> Image.Image:

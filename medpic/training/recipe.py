@@ -16,6 +16,7 @@ class Recipe:
     views: int = 1  # clean + augmented views per image
     head: str = "mlp"  # "mlp" or "linear"
     members: int = 5  # MLP heads averaged into one
+    hard_negative_weight: float = 2.0  # the MLP's weight on `hard_negative` and `:stockmed` images
     seed: int = 0
     c: float = 0.005  # the linear head's inverse L2 strength
     modality_c: float = 0.01

@@ -19,7 +19,8 @@ from medpic.version import __version__
 from medpic.errors import TrainingError
 from medpic.training.backbone import SPECS, stage_taps
 from medpic.model.config import ModelConfig
-from medpic.training.data import LABELS, Example, Manifest, random_split, read_manifest, source_folds
+from medpic.training.data import (LABELS, Example, Manifest, is_hard_negative, random_split, read_manifest,
+                                  source_folds)
 from medpic.training.features import extract_views
 from medpic.training.recipe import Recipe
 from medpic.training.head import LinearHead, MlpHead, ModalityHead, fit_linear_head, fit_mlp_head, fit_modality_head
@@ -28,7 +29,8 @@ from medpic.training.metrics import (BinaryMetrics, binary_metrics, choose_thres
 from medpic.model.preprocess import RESAMPLE, SCALE_DIVISOR, SCALE_OFFSET
 from medpic.settings import Settings
 
-__all__ = ["train", "fit_recipe", "fit_metrics", "cross_validate", "Recipe", "TrainResult", "RecipeFit"]
+__all__ = ["train", "fit_recipe", "fit_metrics", "cross_validate", "fit_on", "fit_modality_on", "emphasis_of", "Recipe",
+           "TrainResult", "RecipeFit"]
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +38,13 @@ Head = LinearHead | MlpHead
 FOLDS = 5
 
 
-def fit_head(recipe: Recipe, features: np.ndarray, labels: np.ndarray, sources: np.ndarray) -> Head:
+def fit_head(recipe: Recipe, features: np.ndarray, labels: np.ndarray, sources: np.ndarray,
+             emphasis: np.ndarray | None = None) -> Head:
+    """The medical head the recipe names; ``emphasis`` multiplies the MLP's sample weights."""
     if recipe.head == "linear":
         return fit_linear_head(features, labels, sources, c=recipe.c)
     if recipe.head == "mlp":
-        return fit_mlp_head(features, labels, sources, members=recipe.members, seed=recipe.seed)
+        return fit_mlp_head(features, labels, sources, members=recipe.members, seed=recipe.seed, emphasis=emphasis)
     raise TrainingError(f"unknown head {recipe.head!r} (mlp or linear)")
 
 
@@ -69,14 +73,22 @@ def _stack(views: list[np.ndarray], rows: np.ndarray) -> np.ndarray:
     return np.concatenate([v[rows] for v in views])
 
 
-def _fit_on(recipe: Recipe, views: list[np.ndarray], labels: np.ndarray, sources: np.ndarray,
-            rows: np.ndarray) -> Head:
+def emphasis_of(recipe: Recipe, examples: list[Example]) -> np.ndarray:
+    """Per example: ``recipe.hard_negative_weight`` for the look-alike kinds, 1 for the rest.
+    Weighting them twice lifted held-out-source accuracy from 0.946 to 0.948 and medical precision
+    from 0.944 to 0.949 (``bench/recipes.py``)."""
+    return np.array([recipe.hard_negative_weight if is_hard_negative(e.kind) else 1.0 for e in examples])
+
+
+def fit_on(recipe: Recipe, views: list[np.ndarray], labels: np.ndarray, sources: np.ndarray,
+           rows: np.ndarray, emphasis: np.ndarray | None = None) -> Head:
     """The medical head on ``rows``, every view of them."""
     n = len(views)
-    return fit_head(recipe, _stack(views, rows), np.tile(labels[rows], n), np.tile(sources[rows], n))
+    return fit_head(recipe, _stack(views, rows), np.tile(labels[rows], n), np.tile(sources[rows], n),
+                    None if emphasis is None else np.tile(emphasis[rows], n))
 
 
-def _fit_modality_on(recipe: Recipe, views: list[np.ndarray], modalities: np.ndarray, sources: np.ndarray,
+def fit_modality_on(recipe: Recipe, views: list[np.ndarray], modalities: np.ndarray, sources: np.ndarray,
                      rows: np.ndarray) -> ModalityHead:
     """The modality head on the medical ones among ``rows`` (their modality is known)."""
     rows = rows[modalities[rows] != ""]
@@ -86,16 +98,17 @@ def _fit_modality_on(recipe: Recipe, views: list[np.ndarray], modalities: np.nda
 
 
 def cross_validate(recipe: Recipe, views: list[np.ndarray], labels: np.ndarray, modalities: np.ndarray,
-                   sources: np.ndarray, folds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                   sources: np.ndarray, folds: np.ndarray, emphasis: np.ndarray | None = None
+                   ) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold medical logits and modality names on the clean view, each fold's sources
     unseen by its heads (modality empty where the row has none)."""
     oof = np.zeros(len(labels))
     modality_oof = np.full(len(labels), "", dtype=object)
     for k in np.unique(folds):
         train_rows, test = np.flatnonzero(folds != k), folds == k
-        oof[test] = _fit_on(recipe, views, labels, sources, train_rows).logits(views[0][test])
+        oof[test] = fit_on(recipe, views, labels, sources, train_rows, emphasis).logits(views[0][test])
         if len(set(modalities[train_rows]) - {""}) >= 2:  # a fold may hold every source of a modality
-            head = _fit_modality_on(recipe, views, modalities, sources, train_rows)
+            head = fit_modality_on(recipe, views, modalities, sources, train_rows)
             known = test & (modalities != "")
             modality_oof[known] = np.array(head.classes)[head.logits(views[0][known]).argmax(1)]
     return oof, modality_oof
@@ -278,15 +291,16 @@ def fit_recipe(settings: Settings, recipe: Recipe = Recipe()) -> RecipeFit:
                           seed=recipe.seed)
 
     log.info("leave-sources-out cross-validation (%d folds, %s)", FOLDS, recipe.describe())
-    oof, modality_oof = cross_validate(recipe, feats, labels, modalities, sources, folds)
+    emphasis = emphasis_of(recipe, examples)
+    oof, modality_oof = cross_validate(recipe, feats, labels, modalities, sources, folds, emphasis)
 
     log.info("fitting the heads on the random split's training part")
     train_rows = np.flatnonzero(~val)
-    head = _fit_on(recipe, feats, labels, sources, train_rows)
+    head = fit_on(recipe, feats, labels, sources, train_rows, emphasis)
     if len(set(modalities[train_rows]) - {""}) < 2:
         raise TrainingError(f"{manifest.root}/manifest.csv names fewer than two modalities in its medical rows' "
                             "modality column (dataset v3 or later has one per medical row)")
-    modality = _fit_modality_on(recipe, feats, modalities, sources, train_rows)
+    modality = fit_modality_on(recipe, feats, modalities, sources, train_rows)
     val_logits = head.logits(feats[0][val])
     temperature = fit_temperature(val_logits, labels[val])
     p_val, p_lso = sigmoid(val_logits / temperature), sigmoid(oof / temperature)
