@@ -184,7 +184,8 @@ def _chat(service: MedPicService, stops: _Stops):
                 yield from _respond(message, history, threshold, min_confidence, show, stop)
         except Busy as exc:
             yield [*(history or []), {"role": "assistant", "content": f"⚠️ {exc.reason}"}], *_unchanged()
-        finally:
+        finally:  # also when the visitor leaves mid-scan (Gradio closes the generator): the job ends too
+            stop.set()
             stops.end(session, stop)
 
     def _respond(message: dict, history: list, threshold: float, min_confidence: float, show: str,
