@@ -11,10 +11,17 @@ from medpic.app.present import caption, modality_name, percent, plural, verdict
 from medpic.app.service import Shown
 from medpic.report import ReportRow, Summary, relabel
 
-__all__ = ["FILTERS", "TABLE_HEADERS", "card", "gallery", "table"]
+__all__ = ["FILTERS", "TABLE_HEADERS", "bar", "card", "gallery", "table"]
 
 FILTERS = ("All", "Medical", "Not medical", "Skipped", "Errors")
-TABLE_HEADERS = ("verdict", "confidence", "modality", "image", "page", "status", "reason")
+TABLE_HEADERS = ("verdict", "p(medical)", "modality", "image", "page", "status", "reason")
+_BAR = 10  # cells of the text bar beside each probability
+
+
+def bar(p: float) -> str:
+    """``0.62`` -> ``"██████░░░░ 62%"``: the probability at a glance, in any table or terminal."""
+    filled = round(_BAR * p)
+    return "█" * filled + "░" * (_BAR - filled) + f" {percent(p)}"
 
 
 def _matches(row: ReportRow, show: str) -> bool:
@@ -58,6 +65,6 @@ def table(results: list[Shown], threshold: float, show: str = "All") -> list[lis
     for shown in results:
         for row in (relabel(r, threshold) for r in shown.rows):
             if _matches(row, show):
-                lines.append([verdict(row), percent(row.p_medical) if row.p_medical is not None else "",
+                lines.append([verdict(row), bar(row.p_medical) if row.p_medical is not None else "",
                               modality_name(row), caption(row, limit=80), row.page or "", row.status, row.reason])
     return lines

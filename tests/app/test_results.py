@@ -35,7 +35,13 @@ def test_every_verdict_is_shown_medical_first_with_its_modality(kept):
     assert captions[1].startswith("Not medical") and captions[1].endswith("cat.jpg")
     lines = view.table([kept], 0.5)
     assert [line[3] for line in lines] == ["cat.jpg", "fundus.jpg", "broken.jpg"]  # the source's order
-    assert lines[2][5] == "error" and lines[2][6].startswith("corrupt image")
+    assert lines[2][5] == "error" and lines[2][6].startswith("corrupt image") and lines[2][1] == ""
+    assert lines[1][1].startswith("█") and lines[1][1].endswith(view.percent(kept.rows[1].p_medical))
+
+
+def test_probability_bars():
+    assert view.bar(0.62) == "██████░░░░ 62%" and view.bar(0.004) == "░░░░░░░░░░ <1%"
+    assert view.bar(0.9996) == "██████████ >99%"
 
 
 def test_the_filter_and_the_strictness_slider_re_render_without_scanning(kept):
