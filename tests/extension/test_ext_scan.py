@@ -27,6 +27,15 @@ def kinds(page, what: str) -> dict[str, set]:
 MARK, BLURRED = "e.dataset.medpic || ''", "getComputedStyle(e).filter.includes('blur')"
 
 
+def scanned_with_blur(chromium, url: str):
+    """Blur on, ``url`` open in a tab and scanned as the popup's button does: (context, worker, page, tab id)."""
+    context, worker = chromium
+    configure(worker, blur=True)
+    page, tab_id = open_page(context, worker, url)
+    worker.evaluate("id => medpicScan(id)", tab_id)
+    return context, worker, page, tab_id
+
+
 def test_badges_on_exactly_the_medical_images(chromium, ext_site):
     context, worker = chromium
     page, tab_id = open_page(context, worker, ext_site.url + "/ext.html")
@@ -51,10 +60,7 @@ def test_badges_on_exactly_the_medical_images(chromium, ext_site):
 
 
 def test_blurred_images_sit_under_a_veil_that_shows_them_and_can_hide_them_again(chromium, ext_site):
-    context, worker = chromium
-    configure(worker, blur=True)
-    page, tab_id = open_page(context, worker, ext_site.url + "/ext.html")
-    worker.evaluate("id => medpicScan(id)", tab_id)
+    _, _, page, _ = scanned_with_blur(chromium, ext_site.url + "/ext.html")
     assert kinds(page, BLURRED) == {"medical": {True}, "non-medical": {False}, "tiny": {False}}
 
     # a site rewriting the image's style does not undo the blur
@@ -84,10 +90,7 @@ def test_blurred_images_sit_under_a_veil_that_shows_them_and_can_hide_them_again
 
 
 def test_popup_keeps_the_result_blurs_thumbnails_and_leads_to_the_image(chromium, ext_site):
-    context, worker = chromium
-    configure(worker, blur=True)
-    page, tab_id = open_page(context, worker, ext_site.url + "/tall.html")
-    worker.evaluate("id => medpicScan(id)", tab_id)
+    context, worker, page, tab_id = scanned_with_blur(chromium, ext_site.url + "/tall.html")
     assert stored_result(worker, tab_id)["medical"] == 1  # kept in chrome.storage.session
 
     popup = open_popup(context, worker, tab_id)  # opened after the scan: shows the kept result
