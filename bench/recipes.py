@@ -34,9 +34,9 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple[tuple[str, ...], int, Callable
     def linear(x, y, s, rows):
         return fit_linear_head(x, y, s, c=0.005)
 
-    def mlp(members: int, seed: int = 0, emphasis: bool = False, hidden: int = 256):
+    def mlp(members: int, seed: int = 0, emphasis: float = 1.0, hidden: int = 256):
         return lambda x, y, s, rows: fit_mlp_head(x, y, s, members=members, seed=seed, hidden=hidden,
-                                                  emphasis=np.where(hard[rows], 2.0, 1.0) if emphasis else None)
+                                                  emphasis=np.where(hard[rows], emphasis, 1.0))
 
     return {
         "lite1 linear": (("lite1",), 1, linear),
@@ -45,11 +45,13 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple[tuple[str, ...], int, Callable
         "lite1 mlp": (("lite1",), 1, mlp(1)),
         "lite0 mlp seed 0": (("lite0",), 1, mlp(1, 0)),
         "lite0 mlp seed 1": (("lite0",), 1, mlp(1, 1)),
-        "lite0 mlp hard x2": (("lite0",), 1, mlp(1, emphasis=True)),
+        "lite0 mlp hard x2": (("lite0",), 1, mlp(1, emphasis=2.0)),
         "lite0 mlp 2 views": (("lite0",), 2, mlp(1)),
         "lite0+lite1 mlp": (("lite0", "lite1"), 1, mlp(1)),
         "lite0 mlp x5": (("lite0",), 1, mlp(5)),
-        "lite0 mlp x5 hard x2 (shipped)": (("lite0",), 1, mlp(5, emphasis=True)),
+        "lite0 mlp x5 hard x2 (shipped)": (("lite0",), 1, mlp(5, emphasis=2.0)),
+        "lite0 mlp x5 hard x3": (("lite0",), 1, mlp(5, emphasis=3.0)),
+        "lite0 mlp x10 128 units hard x2": (("lite0",), 1, mlp(10, emphasis=2.0, hidden=128)),
     }
 
 
