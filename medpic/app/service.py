@@ -105,6 +105,7 @@ class MedPicService:
         self._counter = 0
         self._lock = threading.Lock()
         self._in_flight: Counter[str] = Counter()
+        self.own_url: str | None = None  # where the app listens, once launched (its example page is there)
 
     # -- access ----------------------------------------------------------------------------
 
@@ -145,9 +146,13 @@ class MedPicService:
         return JudgeOptions.from_settings(self.settings, threshold=self.threshold(threshold))
 
     def scan_url(self, url: str, threshold: float | None = None, *, on_stage=lambda s: None,
-                 stop: threading.Event | None = None) -> ScanReport:
+                 stop: threading.Event | None = None, trust: str | None = None) -> ScanReport:
+        """``trust``: one origin the guard lets through for this scan only, for the app's own example
+        page (never a caller's choice: the API and the chat's text never set it)."""
         options = self._options(threshold)
-        extraction = open_url(url, settings=self.settings, fetcher=self.fetcher, browser=self.browser,
+        fetcher = self.fetcher if not trust else Fetcher(
+            self.settings.with_(allowed_origins=self.settings.allowed_origins | {trust}).net_policy())
+        extraction = open_url(url, settings=self.settings, fetcher=fetcher, browser=self.browser,
                               on_stage=on_stage)
         extraction.candidates = _counted(_until(stop, extraction), on_stage)
         return scan(extraction, self.classifier, options)

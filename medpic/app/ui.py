@@ -26,13 +26,13 @@ import gradio as gr
 from starlette.middleware import Middleware
 
 from medpic.app import results as results_view
-from medpic.app.examples import build_examples
+from medpic.app.examples import EXAMPLE_ROUTE, ExamplePage, build_examples
 from medpic.app.gate import Gate
 from medpic.app.present import plural, web_address
 from medpic.app.service import ZIP_FLOOR, MedPicService, Shown
 from medpic.errors import Busy, InvalidInput, MedPicError, reason_of
 from medpic.scan import ScanReport
-from medpic.settings import Settings
+from medpic.settings import Settings, origin_of
 from medpic.sources.targets import kind_of_file
 
 __all__ = ["build_app"]
@@ -88,15 +88,16 @@ WORK = "medpic-work"
 Job = Callable[[Callable[[str], None]], ScanReport]
 
 
-def _plan(service: MedPicService, text: str, files: list[str], threshold: float,
-          stop: threading.Event) -> tuple[list[tuple[str, Job]], list[str]]:
+def _plan(service: MedPicService, text: str, files: list[str], threshold: float, stop: threading.Event,
+          trust: str | None = None) -> tuple[list[tuple[str, Job]], list[str]]:
     """The scans a chat message asks for, and the files it cannot use. What each file is, is
     decided by ``kind_of_file``; what each URL is, by the service when it opens it."""
     kinds = {f: kind_of_file(f) for f in files}
     images = [f for f in files if kinds[f] == "image"]
     urls = _URL.findall(text) or [u for u in (web_address(text),) if u]  # "example.org/page" means https
     jobs: list[tuple[str, Job]] = [
-        (f"Scanning {url}", lambda stage, u=url: service.scan_url(u, threshold, on_stage=stage, stop=stop))
+        (f"Scanning {url}", lambda stage, u=url: service.scan_url(
+            u, threshold, on_stage=stage, stop=stop, trust=trust if trust and origin_of(u) == trust else None))
         for url in urls]
     jobs += [(f"Reading {Path(pdf).name}",
               lambda stage, p=pdf: service.scan_pdf(p, threshold, on_stage=stage, stop=stop))
@@ -176,12 +177,12 @@ def _chat(service: MedPicService, stops: _Stops):
     """The chat handler: plan the scans of a message, run them one by one, stream progress, and
     fill the results pane as each report arrives (a new message starts a fresh pane)."""
     def respond(message: dict, history: list, threshold: float, min_confidence: float, show: str,
-                request: gr.Request):
+                request: gr.Request, trust: str | None = None):
         session = getattr(request, "session_hash", None) or "local"
         stop = stops.start(session)
         try:
             with service.client_slot(_client(service, request)):
-                yield from _respond(message, history, threshold, min_confidence, show, stop)
+                yield from _respond(message, history, threshold, min_confidence, show, stop, trust)
         except Busy as exc:
             yield [*(history or []), {"role": "assistant", "content": f"⚠️ {exc.reason}"}], *_unchanged()
         finally:  # also when the visitor leaves mid-scan (Gradio closes the generator): the job ends too
@@ -189,12 +190,12 @@ def _chat(service: MedPicService, stops: _Stops):
             stops.end(session, stop)
 
     def _respond(message: dict, history: list, threshold: float, min_confidence: float, show: str,
-                 stop: threading.Event):
+                 stop: threading.Event, trust: str | None):
         text = (message or {}).get("text", "") or ""
         files = [str(f) for f in (message or {}).get("files", []) or []]
         history = list(history or [])
         history.append({"role": "user", "content": text or ", ".join(Path(f).name for f in files) or "(empty)"})
-        jobs, others = _plan(service, text, files, threshold, stop)
+        jobs, others = _plan(service, text, files, threshold, stop, trust)
         if others:
             history.append({"role": "assistant", "content": "I can read PDFs and images (JPEG, PNG, GIF, WebP, AVIF, "
                             "BMP, TIFF, ICO); I skipped " + ", ".join(Path(o).name for o in others) + "."})
@@ -278,9 +279,12 @@ class MedPicBlocks(gr.Blocks):
         settings: Settings = self.medpic_service.settings
         app_kwargs = dict(kwargs.pop("app_kwargs", None) or {})
         gate = Middleware(Gate, token=settings.api_token, max_body=settings.max_document_bytes, endpoints=API)
-        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), gate]
+        app_kwargs["middleware"] = [*app_kwargs.get("middleware", []), gate, Middleware(ExamplePage)]
         kwargs.setdefault("max_file_size", settings.max_document_bytes)
-        return super().launch(*args, app_kwargs=app_kwargs, **kwargs)
+        launched = super().launch(*args, app_kwargs=app_kwargs, **kwargs)
+        # where this server listens, for its own example page: never the Host header a visitor sends
+        self.medpic_service.own_url = getattr(self, "local_url", None)
+        return launched
 
 
 _WELCOME = ("**Welcome to MedPic.** Paste a web address, or drop a PDF or images: I find every image in it "
@@ -296,7 +300,7 @@ def _layout(service: MedPicService, settings: Settings) -> dict:
         with gr.Column(scale=5, min_width=340):
             examples = build_examples()  # the Chatbot rewrites its copy's files for the browser; ours keep paths
             chat = gr.Chatbot(label="MedPic", height=380, elem_id="chat", placeholder=_WELCOME,
-                              examples=copy.deepcopy(examples))
+                              examples=[{k: v for k, v in copy.deepcopy(e).items() if k != "page"} for e in examples])
             box = gr.MultimodalTextbox(placeholder="Paste a URL, or drop a PDF or images, then press Enter",
                                        file_count="multiple", file_types=[".pdf", "image"], elem_id="chat-input",
                                        show_label=False)
@@ -336,8 +340,18 @@ def _wire(ui: dict, service: MedPicService, settings: Settings) -> None:
     def example(event: gr.SelectData, history: list, threshold: float, min_confidence: float, show: str,
                 request: gr.Request):
         """A welcome example runs as if sent. Its files are taken from the server's own list by
-        index: the browser's copy names them by URL, which the gate refuses on principle."""
-        yield from respond(ui["examples"][event.index], history, threshold, min_confidence, show, request)
+        index: the browser's copy names them by URL, which the gate refuses on principle. The
+        example page is this app's own: its address comes from the request, and that one origin is
+        trusted for that one scan (locally it is 127.0.0.1, which the guard refuses to strangers).
+        The address is where the server listens, not the request's Host header, which a visitor
+        could point at any internal host."""
+        chosen = ui["examples"][event.index]
+        if chosen.get("page") and service.own_url:
+            url = f"{service.own_url.rstrip('/')}{EXAMPLE_ROUTE}{chosen['page']}"
+            yield from respond({"text": url, "files": []}, history, threshold, min_confidence, show, request,
+                               trust=origin_of(url))
+        else:
+            yield from respond(chosen, history, threshold, min_confidence, show, request)
 
     ui["chat"].example_select(example, inputs[1:], outputs, **chat_options)
 

@@ -142,6 +142,16 @@ def test_non_pdf_upload_is_refused(client, files):
         client.predict(handle_file(str(files["fake_pdf"])), None, api_name="/scan_pdf")
 
 
+def test_the_example_page_is_served_but_not_scannable_by_strangers(app, client):
+    page = urllib.request.urlopen(app + "medpic-examples/page.html", timeout=10).read().decode()
+    assert "<img" in page and "Figure 1" in page
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(app + "medpic-examples/../../etc/passwd", timeout=10)
+    assert missing.value.code in (400, 404)
+    with pytest.raises(Exception, match="private|refused|not allowed"):  # the API's guard is unchanged
+        client.predict(app + "medpic-examples/page.html", None, api_name="/scan_url")
+
+
 def test_health_says_where_the_model_came_from(client):
     health = client.predict(api_name="/health")
     assert health["model"]["origin"] == "bundled" and health["browser"]["available"] is True
@@ -213,6 +223,12 @@ def test_chat_ui_in_chromium(app, site):
         page.get_by_text("Four images", exact=False).first.click()
         page.locator("#gallery img").first.wait_for(timeout=90_000)
         assert page.locator("#gallery img").count() == 4
+
+        page.goto(app)  # the app's own example page, on 127.0.0.1, which the guard refuses to anyone else
+        page.get_by_text("A web page with", exact=False).first.click()
+        page.locator("#gallery img").first.wait_for(timeout=90_000)
+        assert "/medpic-examples/page.html" in page.locator("#result-card").inner_text()
+        assert page.locator("#gallery img").count() == 7 and "mri slice" in page.locator("#results-table").inner_text()
 
         phone = browser.new_page(viewport={"width": 390, "height": 844})  # a phone: the panes stack
         phone.goto(app)
