@@ -11,10 +11,13 @@ from medpic.app.present import caption, modality_name, percent, plural, verdict
 from medpic.app.service import Shown
 from medpic.report import ReportRow, Summary, relabel
 
-__all__ = ["FILTERS", "TABLE_HEADERS", "bar", "card", "gallery", "table"]
+__all__ = ["FILTERS", "TABLE_HEADERS", "TABLE_TYPES", "bar", "card", "gallery", "table"]
 
 FILTERS = ("All", "Medical", "Not medical", "Skipped", "Errors")
-TABLE_HEADERS = ("verdict", "p(medical)", "modality", "image", "page", "status", "reason")
+TABLE_HEADERS = ("thumbnail", "verdict", "p(medical)", "modality", "image", "page", "status", "reason")
+# The table's cell types: the thumbnail is our own inline JPEG in Markdown; every text a page
+# controls (alt text, captions, reasons) stays plain text, never Markdown or HTML.
+TABLE_TYPES = ("markdown",) + ("str",) * (len(TABLE_HEADERS) - 1)
 _BAR = 10  # cells of the text bar beside each probability
 
 
@@ -63,8 +66,9 @@ def table(results: list[Shown], threshold: float, show: str = "All") -> list[lis
     """One line per image found (``TABLE_HEADERS``), in the order the source gave them."""
     lines = []
     for shown in results:
-        for row in (relabel(r, threshold) for r in shown.rows):
+        minis = shown.minis or (None,) * len(shown.rows)
+        for row, mini in zip((relabel(r, threshold) for r in shown.rows), minis):
             if _matches(row, show):
-                lines.append([verdict(row), bar(row.p_medical) if row.p_medical is not None else "",
+                lines.append([f"![]({mini})" if mini else "", verdict(row), bar(row.p_medical) if row.p_medical is not None else "",
                               modality_name(row), caption(row, limit=80), row.page or "", row.status, row.reason])
     return lines

@@ -69,6 +69,20 @@ def _until(stop: threading.Event | None, extraction):
     return gen()
 
 
+def _mini(thumbnail: str, side: int = 64) -> str:
+    """A thumbnail file as a tiny inline JPEG (a few KB) for a table cell."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    with Image.open(thumbnail) as image:
+        image.thumbnail((side, side))
+        buf = io.BytesIO()
+        image.convert("RGB").save(buf, "JPEG", quality=80)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
+
+
 # The ZIP slider's lowest value: originals of images under it are never kept for a later ZIP.
 ZIP_FLOOR = 0.5
 THUMBNAIL_SIDE = 320
@@ -87,6 +101,7 @@ class Shown:
     rows: tuple[ReportRow, ...]
     thumbs: tuple[str | None, ...]  # per row
     originals: tuple[tuple[str, str] | None, ...]  # per row: (file, name in the ZIP)
+    minis: tuple[str | None, ...] = ()  # per row: a 64-px JPEG as a data: URI, for the table
 
 
 class MedPicService:
@@ -242,16 +257,19 @@ class MedPicService:
         order = sorted((i for i, item in enumerate(report.items) if item.row.status == "ok"),
                        key=lambda i: -(report.items[i].row.p_medical or 0))
         thumbs: list[str | None] = [None] * len(report.items)
+        minis: list[str | None] = [None] * len(report.items)
         originals: list[tuple[str, str] | None] = [None] * len(report.items)
         for rank, i in enumerate(order):
             cand = report.items[i].candidate
             if rank < MAX_THUMBNAILS:
                 thumbs[i] = self._thumbnail(cand, folder / f"thumb-{i:05d}.jpg")
+                minis[i] = _mini(thumbs[i]) if thumbs[i] else None
             if (report.items[i].row.p_medical or 0) >= ZIP_FLOOR and cand.data:
                 path = folder / f"original-{i:05d}"
                 path.write_bytes(cand.data)
                 originals[i] = (str(path), download_name(cand.ref, cand.order, cand.extension))
-        return Shown(report.source, tuple(report.notes), tuple(report.rows), tuple(thumbs), tuple(originals))
+        return Shown(report.source, tuple(report.notes), tuple(report.rows), tuple(thumbs), tuple(originals),
+                     tuple(minis))
 
     def _thumbnail(self, cand, path: Path) -> str | None:
         from medpic.imaging import decode_image

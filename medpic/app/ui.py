@@ -319,9 +319,9 @@ def _layout(service: MedPicService, settings: Settings) -> dict:
                             elem_id="downloads", visible=False)
             show = gr.Radio(list(results_view.FILTERS), value="All", label="Show", elem_id="filter")
             gallery = gr.Gallery(label="Images judged", columns=6, height=220, elem_id="gallery")
-            table = gr.Dataframe(headers=list(results_view.TABLE_HEADERS), value=[], interactive=False, wrap=True,
-                                 max_height=360, elem_id="results-table", label="Every image found",
-                                 column_widths=["20%", "10%", "14%", "26%", "7%", "9%", "14%"])
+            table = gr.Dataframe(headers=list(results_view.TABLE_HEADERS), datatype=list(results_view.TABLE_TYPES),
+                                 value=[], interactive=False, wrap=True, max_height=360, elem_id="results-table",
+                                 label="Every image found")
     return dict(chat=chat, examples=examples, box=box, stop=stop, threshold=threshold, min_conf=min_conf, card=card, files=files,
                 show=show, gallery=gallery, table=table)
 

@@ -208,6 +208,7 @@ def test_chat_ui_in_chromium(app, site):
 
         page.wait_for_function(f"{_ROWS} >= 5")
         everything = _table_rows(page)
+        assert page.locator("#results-table img").count() >= 1  # thumbnails in the table too
         page.locator("#filter").get_by_text("Medical", exact=True).click()
         page.wait_for_function(f"{_ROWS} < {everything}")
         medical = _table_rows(page)

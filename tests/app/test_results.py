@@ -33,10 +33,12 @@ def test_every_verdict_is_shown_medical_first_with_its_modality(kept):
     assert len(captions) == 2  # the broken file has no picture, but it has a table line
     assert captions[0].startswith("Medical") and "Ophthalmology" in captions[0] and captions[0].endswith("fundus.jpg")
     assert captions[1].startswith("Not medical") and captions[1].endswith("cat.jpg")
-    lines = view.table([kept], 0.5)
-    assert [line[3] for line in lines] == ["cat.jpg", "fundus.jpg", "broken.jpg"]  # the source's order
-    assert lines[2][5] == "error" and lines[2][6].startswith("corrupt image") and lines[2][1] == ""
-    assert lines[1][1].startswith("█") and lines[1][1].endswith(view.percent(kept.rows[1].p_medical))
+    lines = [dict(zip(view.TABLE_HEADERS, line)) for line in view.table([kept], 0.5)]
+    assert [line["image"] for line in lines] == ["cat.jpg", "fundus.jpg", "broken.jpg"]  # the source's order
+    assert lines[2]["status"] == "error" and lines[2]["reason"].startswith("corrupt image")
+    assert lines[2]["p(medical)"] == "" and lines[2]["thumbnail"] == ""  # no picture, no bar
+    assert lines[1]["p(medical)"].startswith("█") and lines[1]["p(medical)"].endswith(view.percent(kept.rows[1].p_medical))
+    assert lines[1]["thumbnail"].startswith("![](data:image/jpeg;base64,")
 
 
 def test_probability_bars():
@@ -45,11 +47,12 @@ def test_probability_bars():
 
 
 def test_the_filter_and_the_strictness_slider_re_render_without_scanning(kept):
-    assert [line[3] for line in view.table([kept], 0.5, "Medical")] == ["fundus.jpg"]
-    assert [line[3] for line in view.table([kept], 0.5, "Errors")] == ["broken.jpg"]
+    image = view.TABLE_HEADERS.index("image")
+    assert [line[image] for line in view.table([kept], 0.5, "Medical")] == ["fundus.jpg"]
+    assert [line[image] for line in view.table([kept], 0.5, "Errors")] == ["broken.jpg"]
     cat_p = kept.rows[0].p_medical
     everything_medical = view.table([kept], cat_p, "Medical")  # at the cat's own probability
-    assert [line[3] for line in everything_medical] == ["cat.jpg", "fundus.jpg"]
+    assert [line[image] for line in everything_medical] == ["cat.jpg", "fundus.jpg"]
     assert "2 medical" in view.card([kept], cat_p, 0.9, [0])
     assert "1 medical" in view.card([kept], 0.5, 0.9, [0])
 
