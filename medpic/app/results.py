@@ -66,9 +66,9 @@ def table(results: list[Shown], threshold: float, show: str = "All") -> list[lis
     """One line per image found (``TABLE_HEADERS``), in the order the source gave them."""
     lines = []
     for shown in results:
-        minis = shown.minis or (None,) * len(shown.rows)
-        for row, mini in zip((relabel(r, threshold) for r in shown.rows), minis):
+        for row, mini in zip((relabel(r, threshold) for r in shown.rows), shown.minis):
             if _matches(row, show):
-                lines.append([f"![]({mini})" if mini else "", verdict(row), bar(row.p_medical) if row.p_medical is not None else "",
-                              modality_name(row), caption(row, limit=80), row.page or "", row.status, row.reason])
+                probability = bar(row.p_medical) if row.p_medical is not None else ""
+                lines.append([f"![]({mini})" if mini else "", verdict(row), probability, modality_name(row),
+                              caption(row, limit=80), row.page or "", row.status, row.reason])
     return lines

@@ -26,7 +26,7 @@ from medpic.errors import Busy, InvalidInput, MedPicError
 from medpic.model.classifier import Classifier
 from medpic.net.fetch import Fetcher
 from medpic.report import SCAN_COLUMNS, ReportRow, relabel, write_csv
-from medpic.save import download_name, write_zip, write_zip_entries
+from medpic.save import download_name, write_zip_entries
 from medpic.scan import JudgeOptions, ScanReport, scan
 from medpic.settings import Settings, parse_probability
 from medpic.sources.browser import BrowserService
@@ -69,17 +69,15 @@ def _until(stop: threading.Event | None, extraction):
     return gen()
 
 
-def _mini(thumbnail: str, side: int = 64) -> str:
-    """A thumbnail file as a tiny inline JPEG (a few KB) for a table cell."""
+def _mini(thumb, side: int = 64) -> str:
+    """A thumbnail as a tiny inline JPEG (a few KB) for a table cell."""
     import base64
     import io
 
-    from PIL import Image
-
-    with Image.open(thumbnail) as image:
-        image.thumbnail((side, side))
-        buf = io.BytesIO()
-        image.convert("RGB").save(buf, "JPEG", quality=80)
+    small = thumb.copy()
+    small.thumbnail((side, side))
+    buf = io.BytesIO()
+    small.save(buf, "JPEG", quality=80)
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
@@ -93,7 +91,7 @@ MAX_THUMBNAILS = 60
 class Shown:
     """A report as the chat keeps it to show again at another strictness, without the report:
     its rows, a thumbnail of each judged picture (the most medical first, at most
-    ``MAX_THUMBNAILS``) and the originals that could go in the ZIP (``p_medical >= ZIP_FLOOR``),
+    ``MAX_THUMBNAILS``; a file for the gallery, inline for the table) and the originals that could go in the ZIP (``p_medical >= ZIP_FLOOR``),
     both as files in one output folder that is deleted by age like every download."""
 
     source: str
@@ -101,7 +99,7 @@ class Shown:
     rows: tuple[ReportRow, ...]
     thumbs: tuple[str | None, ...]  # per row
     originals: tuple[tuple[str, str] | None, ...]  # per row: (file, name in the ZIP)
-    minis: tuple[str | None, ...] = ()  # per row: a 64-px JPEG as a data: URI, for the table
+    minis: tuple[str | None, ...]  # per row: a 64-px JPEG as a data: URI, for the table
 
 
 class MedPicService:
@@ -246,11 +244,6 @@ class MedPicService:
         write_csv(report.rows, path, columns=SCAN_COLUMNS)
         return str(path)
 
-    def zip_file(self, report: ScanReport, min_confidence: float = 0.9) -> tuple[str, int]:
-        path = self._out(download_stem(report.source) + "-medical-images", ".zip")
-        count = write_zip(report.items, path, min_confidence=min_confidence)
-        return str(path), count
-
     def keep(self, report: ScanReport) -> Shown:
         """Save what showing ``report`` again needs (see ``Shown``); the report itself can go."""
         folder = self._folder()
@@ -262,8 +255,7 @@ class MedPicService:
         for rank, i in enumerate(order):
             cand = report.items[i].candidate
             if rank < MAX_THUMBNAILS:
-                thumbs[i] = self._thumbnail(cand, folder / f"thumb-{i:05d}.jpg")
-                minis[i] = _mini(thumbs[i]) if thumbs[i] else None
+                thumbs[i], minis[i] = self._thumbnail(cand, folder / f"thumb-{i:05d}.jpg")
             if (report.items[i].row.p_medical or 0) >= ZIP_FLOOR and cand.data:
                 path = folder / f"original-{i:05d}"
                 path.write_bytes(cand.data)
@@ -271,7 +263,8 @@ class MedPicService:
         return Shown(report.source, tuple(report.notes), tuple(report.rows), tuple(thumbs), tuple(originals),
                      tuple(minis))
 
-    def _thumbnail(self, cand, path: Path) -> str | None:
+    def _thumbnail(self, cand, path: Path) -> tuple[str | None, str | None]:
+        """The gallery's thumbnail, saved at ``path``, and the table's inline one; none without pixels."""
         from medpic.imaging import decode_image
 
         image = cand.image
@@ -279,13 +272,13 @@ class MedPicService:
             try:
                 image = decode_image(cand.data, max_pixels=self.settings.max_pixels, reduce_to=THUMBNAIL_SIDE).image
             except MedPicError:
-                return None
+                return None, None
         if image is None:
-            return None
+            return None, None
         thumb = image.convert("RGB")
         thumb.thumbnail((THUMBNAIL_SIDE, THUMBNAIL_SIDE))
         thumb.save(path, "JPEG", quality=85)
-        return str(path)
+        return str(path), _mini(thumb)
 
     def csv_of(self, shown: Shown, threshold: float) -> str:
         """The CSV of a kept report, its rows relabelled at ``threshold``."""

@@ -55,6 +55,9 @@ class Classifier:
         self._runtime = runtime
         self.batch_size = batch_size
         self.threshold = parse_probability(config.threshold if threshold is None else threshold)
+        # The modality head's classes when the file has that head; empty for a single-head model
+        # (its reports carry no modality), whatever its config names.
+        self.modalities: tuple[str, ...] = config.modalities if runtime.outputs == config.outputs > 1 else ()
 
     @classmethod
     def load(cls, settings: Settings | None = None) -> "Classifier":
@@ -83,11 +86,6 @@ class Classifier:
     def forward(self, batch: np.ndarray) -> np.ndarray:
         return self._runtime(batch)
 
-    @property
-    def modalities(self) -> tuple[str, ...]:
-        """The modality head's classes; empty for an older, single-head model."""
-        return self.config.modalities
-
     def postprocess(self, outputs: np.ndarray, *, threshold: float | None = None) -> list[Prediction]:
         """Model outputs ``(N,)`` (medical logit only) or ``(N, 1 + K)`` (then K modality logits)
         -> verdicts. Only a medical verdict gets a modality: the head was trained on medical
@@ -98,7 +96,7 @@ class Classifier:
         outputs = np.asarray(outputs, np.float64).reshape(len(outputs), -1)
         logits = outputs[:, 0]
         probs = sigmoid(logits / self.config.temperature)
-        kinds = self.modalities if outputs.shape[1] == 1 + len(self.modalities) else ()
+        kinds = self.modalities if outputs.shape[1] == 1 + len(self.modalities) else ()  # (N,): logits alone
         modality_probs = softmax(outputs[:, 1:] / self.config.modality_temperature) if kinds else None
         negative, positive = self.config.labels
         out = []
@@ -139,7 +137,7 @@ class Classifier:
             "threshold": self.threshold,
             "temperature": self.config.temperature,
             "engine": self._runtime.engine,
-            "modalities": list(self.modalities) if self._runtime.outputs > 1 else [],
-            "modality": ("yes: " + ", ".join(self.modalities)) if self._runtime.outputs > 1 and self.modalities
+            "modalities": list(self.modalities),
+            "modality": ("yes: " + ", ".join(self.modalities)) if self.modalities
             else "no (a single-head model: reports carry no modality)",
         }

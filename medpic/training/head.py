@@ -79,11 +79,14 @@ class ModalityHead:
         return [(self.weight, self.bias, None)]
 
 
-def source_balanced_weights(labels: np.ndarray, sources: np.ndarray) -> np.ndarray:
-    """Per-sample weights: 1/sqrt(source size), each class summing to an equal share of the total."""
+def source_balanced_weights(labels: np.ndarray, sources: np.ndarray, emphasis: np.ndarray | None = None) -> np.ndarray:
+    """Per-sample weights: 1/sqrt(source size), times ``emphasis`` where given, each class summing
+    to an equal share of the total."""
     labels, sources = np.asarray(labels), np.asarray(sources)
     names, inverse, counts = np.unique(sources, return_inverse=True, return_counts=True)
     w = 1.0 / np.sqrt(counts[inverse].astype(np.float64))
+    if emphasis is not None:
+        w = w * np.asarray(emphasis, np.float64)
     classes = np.unique(labels)
     for label in classes:
         mask = labels == label
@@ -111,13 +114,8 @@ def fit_mlp_head(features: np.ndarray, labels: np.ndarray, sources: np.ndarray, 
     average as one wider MLP: the hidden layers side by side, the output weights divided by
     ``members``. The average logit costs one dense layer more at serving and removes most of a
     single head's seed-to-seed swing (0.937 to 0.943 held-out accuracy across two seeds).
-    ``emphasis`` multiplies the source-balanced weights (each class is renormalised after)."""
-    weights = source_balanced_weights(labels, sources)
-    if emphasis is not None:
-        weights = weights * emphasis
-        for label in np.unique(labels):
-            mask = labels == label
-            weights[mask] *= 0.5 * len(weights) / weights[mask].sum()
+    ``emphasis`` multiplies the source-balanced weights (``source_balanced_weights``)."""
+    weights = source_balanced_weights(labels, sources, emphasis)
     fitted = [_fit_one_mlp(features, labels, weights, hidden=hidden, epochs=epochs, dropout=dropout, l2=l2,
                            seed=seed + m) for m in range(members)]
     return MlpHead(np.concatenate([h.w1 for h in fitted], axis=1), np.concatenate([h.b1 for h in fitted]),
