@@ -13,6 +13,8 @@ extraction worker) with an embedded Ray, and reports:
   the steady state (from the first commit to the last, read from the shards' times);
 - peak memory: the largest sum of PSS (shared pages counted once) over every process of the job
   (driver, Ray's daemons, workers), sampled every 0.2 s;
+- CPU milliseconds per image by role (extraction actors, decoding tasks, model replicas, the
+  driver, Ray's daemons), read from /proc with the same samples: where the cores go;
 - the speed-up from 1 to 2 extraction workers;
 - `medpic classify`'s code path on the same pictures, as files, in this process, and the ratio.
 """
@@ -93,21 +95,41 @@ def build(targets: int, latency: float, folder: Path) -> tuple[dict, list[str]]:
     return routes, paths
 
 
-def _pss_kb(sid: int) -> int:
-    """PSS of every process in session ``sid`` (the job and the Ray it started)."""
+# A Ray worker is named ray::IDLE until it runs something; one that becomes an actor keeps that role.
+_ROLES = (("Extractor", "extraction"), ("ClassifyActor", "model"), ("decode_rows", "decoding"),
+          ("medpic batch", "driver"), ("ray::IDLE", "ray workers (idle, decoding tasks)"))
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _sample(sid: int, cpu: dict[int, tuple[str, float]]) -> int:
+    """PSS of every process in session ``sid`` (the job and the Ray it started); each one's CPU
+    seconds so far go into ``cpu`` by pid, with its role (the first one its name shows)."""
     total = 0
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[3]) != sid:
+            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            if int(stat[3]) != sid:
                 continue
+            name = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            role = cpu.get(int(entry.name), ("", 0.0))[0]
+            if not role or role == _ROLES[-1][1]:
+                role = next((r for k, r in _ROLES if k in name), role)
+            cpu[int(entry.name)] = (role, (int(stat[11]) + int(stat[12])) / _TICK)
             for line in (entry / "smaps_rollup").read_text().splitlines():
                 if line.startswith("Pss:"):
                     total += int(line.split()[1])
         except (OSError, ValueError, IndexError):
             continue
     return total
+
+
+def _cpu_ms_per_image(cpu: dict[int, tuple[str, float]], images: int) -> dict[str, float]:
+    roles: dict[str, float] = {}
+    for role, seconds in cpu.values():
+        roles[role or "ray daemons"] = roles.get(role or "ray daemons", 0.0) + seconds
+    return {role: round(1000 * s / max(1, images), 2) for role, s in sorted(roles.items())}
 
 
 def run_config(listing: Path, url: str, workers: int, replicas: int, work: Path, *, browser: bool) -> dict:
@@ -119,9 +141,9 @@ def run_config(listing: Path, url: str, workers: int, replicas: int, work: Path,
                             "--extract-workers", str(workers), "--model-replicas", str(replicas)]
                            + ([] if browser else ["--no-browser"]),
                            cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak = 0
+    peak, cpu = 0, {}
     while job.poll() is None:
-        peak = max(peak, _pss_kb(job.pid))
+        peak = max(peak, _sample(job.pid, cpu))
         time.sleep(0.2)
     wall = time.monotonic() - started
     if job.returncode != 0:
@@ -129,7 +151,8 @@ def run_config(listing: Path, url: str, workers: int, replicas: int, work: Path,
     summary = json.loads((out / "summary.json").read_text())
     return dict(workers=workers, replicas=replicas, wall_s=round(wall, 1), targets=summary["targets"],
                 images=summary["images"], targets_per_s=round(summary["targets"] / wall, 2),
-                images_per_s=round(summary["images"] / wall, 1), **_steady(out, started_at), peak_mb=round(peak / 1024))
+                images_per_s=round(summary["images"] / wall, 1), **_steady(out, started_at), peak_mb=round(peak / 1024),
+                cpu_ms_per_image=_cpu_ms_per_image(cpu, summary["images"]))
 
 
 def _steady(out: Path, started_at: float) -> dict:

@@ -1,16 +1,24 @@
-"""Bounded look-ahead: overlap fetching and decoding with inference without holding everything.
+"""Threads, shared: bounded look-ahead (overlap fetching and decoding with inference without
+holding everything) and deadlines (one thread fires every timeout of the process).
 
 The pool sizes come from ``Settings`` (``download_workers``, ``decode_workers``); this module
-only provides the one mechanism every stage uses.
+only provides the mechanisms every stage uses.
 """
 
 from __future__ import annotations
 
+import heapq
+import itertools
+import logging
+import threading
+import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
 
-__all__ = ["prefetch"]
+__all__ = ["prefetch", "Deadline", "at_deadline"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -42,3 +50,65 @@ def prefetch(fn: Callable[[T], R], items: Iterable[T], *, depth: int, workers: i
         for future in queue:
             future.cancel()
         pool.shutdown(wait=True)
+
+
+class Deadline:
+    """A callback due at a monotonic time, until cancelled; made by ``at_deadline``."""
+
+    __slots__ = ("when", "callback", "cancelled")
+
+    def __init__(self, when: float, callback: Callable[[], None]) -> None:
+        self.when, self.callback, self.cancelled = when, callback, False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class _Deadlines:
+    """One daemon thread and a heap of deadlines. A ``threading.Timer`` per request would start
+    and stop a thread for every image fetched; a batch job fetches hundreds a second."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Deadline]] = []
+        self._order = itertools.count()
+        self._wake = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, delay_s: float, callback: Callable[[], None]) -> Deadline:
+        deadline = Deadline(time.monotonic() + max(0.0, delay_s), callback)
+        with self._wake:
+            heapq.heappush(self._heap, (deadline.when, next(self._order), deadline))
+            if self._thread is None or not self._thread.is_alive():  # first use, or after a fork
+                self._thread = threading.Thread(target=self._run, name="medpic-deadlines", daemon=True)
+                self._thread.start()
+            elif self._heap[0][2] is deadline:  # sooner than what the thread sleeps towards
+                self._wake.notify()
+        return deadline
+
+    def _run(self) -> None:
+        while True:
+            with self._wake:
+                while self._heap and self._heap[0][2].cancelled:
+                    heapq.heappop(self._heap)
+                if not self._heap:
+                    self._wake.wait()
+                    continue
+                wait = self._heap[0][0] - time.monotonic()
+                if wait > 0:
+                    self._wake.wait(wait)
+                    continue
+                due = heapq.heappop(self._heap)[2]
+            if not due.cancelled:
+                try:
+                    due.callback()
+                except Exception:  # noqa: BLE001 - one callback's failure never stops the others
+                    log.exception("a deadline's callback failed")
+
+
+_DEADLINES = _Deadlines()
+
+
+def at_deadline(delay_s: float, callback: Callable[[], None]) -> Deadline:
+    """Call ``callback`` on the process's deadline thread in ``delay_s`` seconds, unless the
+    returned ``Deadline`` is cancelled first. Callbacks must be quick: they share one thread."""
+    return _DEADLINES.add(delay_s, callback)

@@ -173,12 +173,14 @@ class Settings:
     svg_max_side: int = 1024
     # `medpic batch` (medpic/batch): extraction actors, each owning a Fetcher and, for pages, one
     # Chromium (MEDPIC_BATCH_EXTRACT_WORKERS); model replicas, each loading the model once
-    # (MEDPIC_BATCH_MODEL_REPLICAS); a commit (one Parquet shard and one ledger line) every
+    # (MEDPIC_BATCH_MODEL_REPLICAS); targets each extraction actor works on at once, in threads, since
+    # a target mostly waits on the network (MEDPIC_BATCH_TARGETS_PER_WORKER); a commit (one Parquet shard and one ledger line) every
     # MEDPIC_BATCH_COMMIT_TARGETS targets or MEDPIC_BATCH_COMMIT_SECONDS seconds, whichever comes
     # first: what a killed job loses and what --resume redoes; the Ray cluster to join
     # (MEDPIC_RAY_ADDRESS; unset: a local Ray started inside the process).
     batch_extract_workers: int = 2
     batch_model_replicas: int = 1
+    batch_targets_per_worker: int = 4
     batch_commit_targets: int = 100
     batch_commit_s: int = 30
     ray_address: str | None = None
@@ -188,7 +190,7 @@ class Settings:
     batch_extract_cpus: float = 0.25
     batch_decode_cpus: float = 0.5
     batch_model_cpus: float = 1.0
-    batch_decode_rows: int = 16
+    batch_decode_rows: int = 64
     # Where Playwright keeps its own browsers (PLAYWRIGHT_BROWSERS_PATH, Playwright's variable).
     playwright_browsers_path: Path = Path.home() / ".cache" / "ms-playwright"
     extra: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -217,6 +219,7 @@ class Settings:
         ("decode_workers", "MEDPIC_DECODE_WORKERS"),
         ("batch_extract_workers", "MEDPIC_BATCH_EXTRACT_WORKERS"),
         ("batch_model_replicas", "MEDPIC_BATCH_MODEL_REPLICAS"),
+        ("batch_targets_per_worker", "MEDPIC_BATCH_TARGETS_PER_WORKER"),
         ("batch_commit_targets", "MEDPIC_BATCH_COMMIT_TARGETS"),
         ("batch_commit_s", "MEDPIC_BATCH_COMMIT_SECONDS"),
     )

@@ -7,7 +7,7 @@ The pipeline is the pattern Ray documents for batch inference, one operator per 
 each with its own concurrency, run by Ray Data's streaming executor, which keeps only a bounded
 number of blocks in flight (memory follows the workers, not the size of the input):
 
-    targets -> extraction (actor pool: fetch, render, read PDFs)
+    targets -> extraction (actor pool: fetch, render, read PDFs; a few targets at once per actor)
             -> decoding (CPU tasks: bytes to pixels at the model's input size)
             -> classification (actor pool: one loaded model each, fed batches)
             -> the driver (assembles targets, commits them)
@@ -138,7 +138,10 @@ def _operators(pending: Sequence[tuple[int, str]], plan: Plan) -> Any:
     ds = ds.map_batches(
         Extractor, batch_size=1, batch_format="pyarrow", num_cpus=s.batch_extract_cpus,
         max_task_retries=_TASK_RETRIES,
-        compute=ActorPoolStrategy(size=max(1, min(s.batch_extract_workers, len(items)))),
+        compute=ActorPoolStrategy(size=max(1, min(s.batch_extract_workers, len(items))),
+                                  max_concurrent_calls_per_actor=s.batch_targets_per_worker,
+                                  max_tasks_in_flight_per_actor=s.batch_targets_per_worker,
+                                  enable_true_multi_threading=True),
         fn_constructor_kwargs=dict(settings=s, use_browser=plan.use_browser, base_dir=plan.base_dir,
                                    input_size=plan.input_size, rows_per_table=_ROWS_PER_TABLE))
     ds = ds.map_batches(decode_rows, batch_size=s.batch_decode_rows, batch_format="pyarrow",

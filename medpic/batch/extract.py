@@ -3,6 +3,9 @@
 Extraction waits on the network and on Chromium, so it is an actor pool of its own, sized apart
 from the model: each actor owns one ``Fetcher`` and, when pages are rendered, one
 ``BrowserService`` (one Chromium, started on the first page and reused for every later one).
+Since a target mostly waits, an actor works on ``batch_targets_per_worker`` targets at once, in
+threads (Ray Data calls ``__call__`` concurrently); the fetcher and the browser owner are
+thread-safe, and everything else a target touches is its own.
 Nothing a target does escapes its rows: a refused URL, a 404, a broken PDF or a timeout is that
 target's ``error`` row and end row, and the actor goes on with the next target. Pictures the
 source decoded itself (PDF images, rasterised SVGs) are shrunk to the model's input size here,

@@ -21,6 +21,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 from urllib.parse import urljoin, urlsplit
 
 from medpic.version import __version__
+from medpic.concurrency import Deadline, at_deadline
 from medpic.errors import FetchError, ResponseTooLarge
 from medpic.net.guard import Target, check_url
 from medpic.settings import FetchLimits, NetPolicy
@@ -78,12 +79,12 @@ class _Watchdog:
     def __init__(self, timeout_s: float) -> None:
         self.connections: list = []
         self.fired = False
-        self._timer = threading.Timer(max(0.0, timeout_s), self._fire)
-        self._timer.daemon = True
+        self._timeout_s = timeout_s
+        self._deadline: Deadline | None = None
 
     def __enter__(self) -> "_Watchdog":
         _Watchdog._local.current = self
-        self._timer.start()
+        self._deadline = at_deadline(self._timeout_s, self._fire)
         return self
 
     def __exit__(self, *exc) -> None:
@@ -107,7 +108,8 @@ class _Watchdog:
                     pass
 
     def cancel(self) -> None:
-        self._timer.cancel()
+        if self._deadline is not None:
+            self._deadline.cancel()
 
 
 class _Urllib3Response:

@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -212,3 +213,54 @@ def test_a_job_killed_with_sigkill_and_resumed_equals_a_clean_run(local_ray, tmp
     assert not list((out / "results").glob("*.tmp"))
     summary = json.loads((out / "summary.json").read_text())
     assert summary["done"] == 57 and summary["failed"] == 3 and summary["this_run"]["targets"] <= 60 - killed_at + 3
+
+
+# -- an extraction worker dies in the middle of a target ---------------------------------------
+
+
+def _extraction_actors() -> list[int]:
+    """Pids of this machine's extraction actors (Ray names its worker processes after them)."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and b"MapBatches(Extractor)" in (entry / "cmdline").read_bytes():
+                pids.append(int(entry.name))
+        except OSError:
+            continue
+    return pids
+
+
+def test_an_extraction_worker_killed_mid_target_is_restarted_and_its_targets_run_again(local_ray, tmp_path):
+    """SIGKILL to the extraction actors while one of them waits on a page: Ray restarts the actor,
+    the task runs again, and the job's rows equal a clean run's, none twice, none missing."""
+    site = build_site(pages=6, pdfs=3, images=3)
+    requests, stalled = [], threading.Event()
+    stall_page = site.routes["/page0.html"]
+
+    def stall_once(h) -> None:  # the first request waits, long enough to be killed while waiting
+        requests.append(time.monotonic())
+        if len(requests) == 1:
+            stalled.set()
+            time.sleep(4)
+        stall_page(h)
+
+    killed: list[int] = []
+
+    def killer() -> None:
+        if stalled.wait(120):
+            killed.extend(_extraction_actors())
+            for pid in killed:
+                os.kill(pid, signal.SIGKILL)
+
+    with site.serve() as server:
+        targets = [server.url + p for p in site.pages + site.pdfs + site.images]
+        clean = run(targets, tmp_path / "clean", settings_for(server), use_browser=False)
+        site.routes["/page0.html"] = stall_once
+        thread = threading.Thread(target=killer, daemon=True)
+        thread.start()
+        summary = run(targets, tmp_path / "crashed", settings_for(server), use_browser=False)
+        thread.join(5)
+    assert killed, "no extraction actor was found to kill"
+    assert len(requests) >= 2  # the stalled page was asked for again, by the restarted actor
+    assert summary["done"] == clean["done"] == len(targets) and summary["unfinished"] == 0
+    assert _result_rows(tmp_path / "crashed") == _result_rows(tmp_path / "clean")
