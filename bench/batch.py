@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/batch.py            # 200 targets, ~2,300 images, 6 configurations
     .venv/bin/python bench/batch.py --small    # 60 targets, for a quick look
+    .venv/bin/python bench/batch.py --targets 800 --configs 2x1   # a longer steady state
     .venv/bin/python bench/batch.py --small --browser --configs 1x1,2x1   # pages rendered in Chromium
 
 A local site answers every request after `--latency` seconds (default 0.03: a remote site's round
@@ -144,7 +145,7 @@ def run_config(listing: Path, url: str, workers: int, replicas: int, work: Path,
     peak, cpu = 0, {}
     while job.poll() is None:
         peak = max(peak, _sample(job.pid, cpu))
-        time.sleep(0.2)
+        time.sleep(1.0)
     wall = time.monotonic() - started
     if job.returncode != 0:
         raise SystemExit(job.stderr.read().decode()[-3000:])
@@ -180,6 +181,7 @@ def classify_baseline(folder: Path) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--small", action="store_true", help="60 targets instead of 200")
+    parser.add_argument("--targets", type=int, help="this many targets (a longer steady state than 200 gives)")
     parser.add_argument("--latency", type=float, default=0.03, help="seconds before the site answers a request")
     parser.add_argument("--browser", action="store_true", help="render pages in Chromium (default: parse HTML)")
     parser.add_argument("--configs", default=",".join(f"{w}x{r}" for w, r in CONFIGS),
@@ -195,7 +197,7 @@ def main() -> None:
 
 def measure(args: argparse.Namespace, work: Path) -> dict:
     (work / "pictures").mkdir()
-    routes, paths = build(60 if args.small else 200, args.latency, work / "pictures")
+    routes, paths = build(args.targets or (60 if args.small else 200), args.latency, work / "pictures")
     baseline = classify_baseline(work / "pictures")
     results = []
     with LocalServer(routes) as server:
