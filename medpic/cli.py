@@ -85,6 +85,8 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> None:
                    "started in this process; also MEDPIC_RAY_ADDRESS)")
     p.add_argument("--extract-workers", type=_positive, metavar="N", help="extraction actors, each with its own "
                    "Chromium (default 2; MEDPIC_BATCH_EXTRACT_WORKERS)")
+    p.add_argument("--targets-per-worker", type=_positive, metavar="N", help="targets each extraction actor works "
+                   "on at once (default 4; MEDPIC_BATCH_TARGETS_PER_WORKER)")
     p.add_argument("--model-replicas", type=_positive, metavar="N", help="classifier actors, each loading the model "
                    "once (default 1; MEDPIC_BATCH_MODEL_REPLICAS)")
     p.add_argument("--batch-size", type=_positive, metavar="N", help="images per inference batch (MEDPIC_BATCH_SIZE)")
@@ -240,7 +242,8 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     """``medpic batch``: the flags override the environment's batch settings, then ``medpic.batch.run``."""
     from medpic.batch import read_targets, run
 
-    changes = dict(batch_extract_workers=args.extract_workers, batch_model_replicas=args.model_replicas,
+    changes = dict(batch_extract_workers=args.extract_workers, batch_targets_per_worker=args.targets_per_worker,
+                   batch_model_replicas=args.model_replicas,
                    batch_size=args.batch_size, allow_private=args.allow_private or None)
     settings = settings.with_(**{k: v for k, v in changes.items() if v is not None})
     targets = read_targets(args.input)

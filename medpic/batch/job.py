@@ -133,6 +133,7 @@ def _summary(records: Sequence[TargetRecord], *, targets: Sequence[str], committ
                      "targets_per_s": round(committed / seconds, 3) if seconds else 0.0},
         "ray": ray,  # "local", the cluster's address, or "existing" (a Ray the caller had started)
         "extract_workers": settings.batch_extract_workers,
+        "targets_per_worker": settings.batch_targets_per_worker,
         "model_replicas": settings.batch_model_replicas,
         "batch_size": settings.batch_size,
     }

@@ -153,8 +153,10 @@ def test_the_cli_reads_a_csv_list_and_exports_one_csv(local_ray, mixed, tmp_path
     monkeypatch.setenv("MEDPIC_ALLOWED_ORIGINS", mixed.url)
     out, export = tmp_path / "job", tmp_path / "all.csv"
     assert main(["batch", str(listing), "--out", str(out), "--no-browser", "--csv", str(export),
-                 "--extract-workers", "1", "--batch-size", "4"]) == 0
+                 "--extract-workers", "1", "--targets-per-worker", "2", "--batch-size", "4"]) == 0
     err = capsys.readouterr().err
+    summary = json.loads((out / "summary.json").read_text())
+    assert (summary["extract_workers"], summary["targets_per_worker"], summary["batch_size"]) == (1, 2, 4)
     assert "2 targets: 2 done, 0 failed" in err and f"CSV written to {export}" in err
     assert sum(len(v) for v in csv_by_target(export).values()) == 3  # 2 PDF images + 1 image URL
     assert main(["batch", str(listing), "--out", str(out), "--no-browser"]) == 2
