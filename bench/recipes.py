@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
@@ -22,9 +23,23 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from medpic.settings import Settings  # noqa: E402
 from medpic.training.data import is_hard_negative, read_manifest, source_folds  # noqa: E402
 from medpic.training.features import extract_views  # noqa: E402
-from medpic.training.head import fit_linear_head, fit_mlp_head  # noqa: E402
+from medpic.training.head import LinearHead, MlpHead, fit_linear_head, fit_mlp_head  # noqa: E402
 from medpic.training.metrics import roc_auc  # noqa: E402
 from medpic.training.train import FOLDS  # noqa: E402
+
+
+@dataclass(frozen=True)
+class BlendHead:
+    """``logit = (1 - linear_weight) * mlp + linear_weight * linear``: asks whether the linear head's
+    errors differ enough from the MLP ensemble's for a fixed (not tuned) blend to help."""
+
+    mlp: MlpHead
+    linear: LinearHead
+    linear_weight: float = 0.2
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        w = self.linear_weight
+        return (1.0 - w) * self.mlp.logits(features) + w * self.linear.logits(features)
 
 
 def recipes(kinds: np.ndarray) -> dict[str, tuple[tuple[str, ...], int, Callable]]:
@@ -34,9 +49,13 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple[tuple[str, ...], int, Callable
     def linear(x, y, s, rows):
         return fit_linear_head(x, y, s, c=0.005)
 
-    def mlp(members: int, seed: int = 0, emphasis: float = 1.0, hidden: int = 256):
-        return lambda x, y, s, rows: fit_mlp_head(x, y, s, members=members, seed=seed, hidden=hidden,
-                                                  emphasis=np.where(hard[rows], emphasis, 1.0))
+    def mlp(members: int, seed: int = 0, emphasis: float = 1.0, hidden: int = 256, epochs: int = 30,
+            smoothing: float = 0.0):
+        return lambda x, y, s, rows: fit_mlp_head(x, y, s, members=members, seed=seed, hidden=hidden, epochs=epochs,
+                                                  emphasis=np.where(hard[rows], emphasis, 1.0), smoothing=smoothing)
+
+    def shipped_plus_linear(x, y, s, rows):
+        return BlendHead(mlp(5, emphasis=2.0)(x, y, s, rows), linear(x, y, s, rows), linear_weight=0.2)
 
     return {
         "lite1 linear": (("lite1",), 1, linear),
@@ -52,6 +71,11 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple[tuple[str, ...], int, Callable
         "lite0 mlp x5 hard x2 (shipped)": (("lite0",), 1, mlp(5, emphasis=2.0)),
         "lite0 mlp x5 hard x3": (("lite0",), 1, mlp(5, emphasis=3.0)),
         "lite0 mlp x10 128 units hard x2": (("lite0",), 1, mlp(10, emphasis=2.0, hidden=128)),
+        "lite0 mlp x5 hard x2 + linear": (("lite0",), 1, shipped_plus_linear),
+        "lite0 mlp x5 hard x2 label smoothing 0.1": (("lite0",), 1, mlp(5, emphasis=2.0, smoothing=0.1)),
+        "lite0 mlp x5 hard x2 seeds 5-9": (("lite0",), 1, mlp(5, seed=5, emphasis=2.0)),
+        "lite0 mlp x5 hard x2 epochs 60": (("lite0",), 1, mlp(5, emphasis=2.0, epochs=60)),
+        "lite2 mlp x5 hard x2": (("lite2",), 1, mlp(5, emphasis=2.0)),
     }
 
 

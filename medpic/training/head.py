@@ -109,21 +109,22 @@ def fit_linear_head(features: np.ndarray, labels: np.ndarray, sources: np.ndarra
 
 def fit_mlp_head(features: np.ndarray, labels: np.ndarray, sources: np.ndarray, *, members: int = 5,
                  hidden: int = 256, epochs: int = 30, dropout: float = 0.5, l2: float = 1e-3, seed: int = 0,
-                 emphasis: np.ndarray | None = None) -> MlpHead:
+                 emphasis: np.ndarray | None = None, smoothing: float = 0.0) -> MlpHead:
     """Fit ``members`` one-hidden-layer heads (seeds ``seed``, ``seed + 1``, ...) and return their
     average as one wider MLP: the hidden layers side by side, the output weights divided by
     ``members``. The average logit costs one dense layer more at serving and removes most of a
     single head's seed-to-seed swing (0.937 to 0.943 held-out accuracy across two seeds).
-    ``emphasis`` multiplies the source-balanced weights (``source_balanced_weights``)."""
+    ``emphasis`` multiplies the source-balanced weights (``source_balanced_weights``); ``smoothing``
+    is binary label smoothing (measured in ``bench/recipes.py``: no gain, so the recipe keeps 0)."""
     weights = source_balanced_weights(labels, sources, emphasis)
     fitted = [_fit_one_mlp(features, labels, weights, hidden=hidden, epochs=epochs, dropout=dropout, l2=l2,
-                           seed=seed + m) for m in range(members)]
+                           seed=seed + m, smoothing=smoothing) for m in range(members)]
     return MlpHead(np.concatenate([h.w1 for h in fitted], axis=1), np.concatenate([h.b1 for h in fitted]),
                    np.concatenate([h.w2 for h in fitted]) / members, float(np.mean([h.b2 for h in fitted])))
 
 
 def _fit_one_mlp(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, *, hidden: int, epochs: int,
-                 dropout: float, l2: float, seed: int) -> MlpHead:
+                 dropout: float, l2: float, seed: int, smoothing: float = 0.0) -> MlpHead:
     """One head, trained with Adam on standardised features; seeded, so the same inputs give the same head."""
     import keras
 
@@ -136,7 +137,8 @@ def _fit_one_mlp(features: np.ndarray, labels: np.ndarray, weights: np.ndarray, 
         keras.layers.Dropout(dropout, seed=seed),
         keras.layers.Dense(1),
     ])
-    model.compile(keras.optimizers.Adam(1e-3), keras.losses.BinaryCrossentropy(from_logits=True))
+    model.compile(keras.optimizers.Adam(1e-3),
+                  keras.losses.BinaryCrossentropy(from_logits=True, label_smoothing=smoothing))
     model.fit(x.astype(np.float32), np.asarray(labels, np.float32), sample_weight=weights, epochs=epochs,
               batch_size=256, shuffle=True, verbose=0)
     (w1, b1), (w2, b2) = model.layers[1].get_weights(), model.layers[3].get_weights()
