@@ -3,7 +3,6 @@
     .venv/bin/python bench/batch.py            # 200 targets, ~2,300 images, 6 configurations
     .venv/bin/python bench/batch.py --small    # 60 targets, for a quick look
     .venv/bin/python bench/batch.py --targets 800 --configs 2x1   # a longer steady state
-    .venv/bin/python bench/batch.py --files --configs 2x1   # the pictures as local files: no HTTP
     .venv/bin/python bench/batch.py --small --browser --configs 1x1,2x1   # pages rendered in Chromium
 
 A local site answers every request after `--latency` seconds (default 0.03: a remote site's round
@@ -185,8 +184,6 @@ def main() -> None:
     parser.add_argument("--targets", type=int, help="this many targets (a longer steady state than 200 gives)")
     parser.add_argument("--latency", type=float, default=0.03, help="seconds before the site answers a request")
     parser.add_argument("--browser", action="store_true", help="render pages in Chromium (default: parse HTML)")
-    parser.add_argument("--files", action="store_true", help="targets are the pictures as local files (no site, "
-                        "no HTTP): the batch machinery against classify on the very same inputs")
     parser.add_argument("--configs", default=",".join(f"{w}x{r}" for w, r in CONFIGS),
                         help="WORKERSxREPLICAS,... (default: %(default)s)")
     args = parser.parse_args()
@@ -205,7 +202,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     results = []
     with LocalServer(routes) as server:
         listing = work / "targets.txt"
-        targets = sorted(str(p) for p in (work / "pictures").iterdir()) if args.files else [server.url + p for p in paths]
+        targets = [server.url + p for p in paths]
         listing.write_text("\n".join(targets) + "\n", encoding="utf-8")
         for workers, replicas in (tuple(map(int, c.split("x"))) for c in args.configs.split(",")):
             results.append(run_config(listing, server.url, workers, replicas, work, browser=args.browser))
@@ -213,7 +210,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     by = {(r["workers"], r["replicas"]): r for r in results}
     best = max(r["steady_images_per_s"] or 0 for r in results)
     speedup = round(by[1, 1]["wall_s"] / by[2, 1]["wall_s"], 2) if (1, 1) in by and (2, 1) in by else None
-    report = dict(targets=len(targets), files=args.files, pictures=len(list((work / "pictures").iterdir())), latency_s=args.latency,
+    report = dict(targets=len(targets), pictures=len(list((work / "pictures").iterdir())), latency_s=args.latency,
                   browser=args.browser, cpus=os.cpu_count(), runs=results, speedup_1_to_2_workers=speedup,
                   classify_images_per_s=round(baseline, 1),
                   best_steady_vs_classify=round(best / baseline, 2),
