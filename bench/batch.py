@@ -15,7 +15,8 @@ extraction worker) with an embedded Ray, and reports:
 - peak memory: the largest sum of PSS (shared pages counted once) over every process of the job
   (driver, Ray's daemons, workers), sampled every 0.2 s;
 - CPU milliseconds per image by role (extraction actors, decoding tasks, model replicas, the
-  driver, Ray's daemons), read from /proc with the same samples: where the cores go;
+  driver, and "other": Ray's daemons and Chromium), read from /proc with the same samples: where the
+  cores go;
 - the speed-up from 1 to 2 extraction workers;
 - `medpic classify`'s code path on the same pictures, as files, in this process, and the ratio.
 """
@@ -129,7 +130,7 @@ def _sample(sid: int, cpu: dict[int, tuple[str, float]]) -> int:
 def _cpu_ms_per_image(cpu: dict[int, tuple[str, float]], images: int) -> dict[str, float]:
     roles: dict[str, float] = {}
     for role, seconds in cpu.values():
-        roles[role or "ray daemons"] = roles.get(role or "ray daemons", 0.0) + seconds
+        roles[role or "other"] = roles.get(role or "other", 0.0) + seconds
     return {role: round(1000 * s / max(1, images), 2) for role, s in sorted(roles.items())}
 
 
