@@ -52,6 +52,10 @@ def prefetch(fn: Callable[[T], R], items: Iterable[T], *, depth: int, workers: i
         pool.shutdown(wait=True)
 
 
+def _nothing() -> None:
+    pass
+
+
 class Deadline:
     """A callback due at a monotonic time, until cancelled; made by ``at_deadline``."""
 
@@ -61,7 +65,9 @@ class Deadline:
         self.when, self.callback, self.cancelled = when, callback, False
 
     def cancel(self) -> None:
-        self.cancelled = True
+        """Never fire; what the callback holds (a connection, say) is let go now, not when the
+        cancelled entry reaches the top of the heap."""
+        self.cancelled, self.callback = True, _nothing
 
 
 class _Deadlines:
