@@ -341,10 +341,9 @@ def _wire(ui: dict, service: MedPicService, settings: Settings) -> None:
                 request: gr.Request):
         """A welcome example runs as if sent. Its files are taken from the server's own list by
         index: the browser's copy names them by URL, which the gate refuses on principle. The
-        example page is this app's own: its address comes from the request, and that one origin is
-        trusted for that one scan (locally it is 127.0.0.1, which the guard refuses to strangers).
-        The address is where the server listens, not the request's Host header, which a visitor
-        could point at any internal host."""
+        example page is this app's own, at the address the server listens on (never the request's
+        Host header, which a visitor could point at any internal host), and that one origin is
+        trusted for that one scan (locally it is 127.0.0.1, which the guard refuses to strangers)."""
         chosen = ui["examples"][event.index]
         if chosen.get("page") and service.own_url:
             url = f"{service.own_url.rstrip('/')}{EXAMPLE_ROUTE}{chosen['page']}"

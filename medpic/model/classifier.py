@@ -96,7 +96,7 @@ class Classifier:
         outputs = np.asarray(outputs, np.float64).reshape(len(outputs), -1)
         logits = outputs[:, 0]
         probs = sigmoid(logits / self.config.temperature)
-        kinds = self.modalities if outputs.shape[1] == 1 + len(self.modalities) else ()  # (N,): logits alone
+        kinds = self.modalities if outputs.shape[1] == 1 + len(self.modalities) else ()
         modality_probs = softmax(outputs[:, 1:] / self.config.modality_temperature) if kinds else None
         negative, positive = self.config.labels
         out = []
