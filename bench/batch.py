@@ -4,6 +4,7 @@
     .venv/bin/python bench/batch.py --small    # 60 targets, for a quick look
     .venv/bin/python bench/batch.py --targets 800 --configs 2x1   # a longer steady state
     .venv/bin/python bench/batch.py --small --browser --configs 1x1,2x1   # pages rendered in Chromium
+    .venv/bin/python bench/batch.py --files --configs 1x1,2x1   # the same pictures as local files
 
 A local site answers every request after `--latency` seconds (default 0.03: a remote site's round
 trip) with 200 targets: pages of 10-30 images (JPEG, 256 px), PDFs of 2-6 images, and image URLs.
@@ -19,6 +20,11 @@ extraction worker) with an embedded Ray, and reports:
   cores go;
 - the speed-up from 1 to 2 extraction workers;
 - `medpic classify`'s code path on the same pictures, as files, in this process, and the ratio.
+
+The site runs in this process, on the same cores as the job: its CPU per image is reported as a
+role of its own, since a real site's would be on other machines. With `--files` the job's targets
+are the pictures themselves (one file each), the input `medpic classify` gets, and the ratio
+measures what the batch machinery costs over it.
 """
 
 from __future__ import annotations
@@ -134,20 +140,30 @@ def _cpu_ms_per_image(cpu: dict[int, tuple[str, float]], images: int) -> dict[st
     return {role: round(1000 * s / max(1, images), 2) for role, s in sorted(roles.items())}
 
 
+def _own_cpu_s() -> float:
+    """CPU seconds this process has used in all its threads but the calling one: the local site's
+    server threads, when the caller is the sampling loop."""
+    t = os.times()
+    return t.user + t.system - time.thread_time()
+
+
 def run_config(listing: Path, url: str, workers: int, replicas: int, work: Path, *, browser: bool) -> dict:
     out = work / f"out-{workers}-{replicas}"
+    shutil.rmtree(out, ignore_errors=True)
+    targets = len(listing.read_text(encoding="utf-8").split())
     env = dict(os.environ, MEDPIC_ALLOWED_ORIGINS=url, RAY_TMPDIR=str(work / "ray"), TF_CPP_MIN_LOG_LEVEL="2",
-               MEDPIC_BATCH_COMMIT_TARGETS="5")  # commits often enough to time
+               MEDPIC_BATCH_COMMIT_TARGETS=str(max(5, targets // 40)))  # about 40 commits: enough to time
     started, started_at = time.monotonic(), time.time()
     job = subprocess.Popen([sys.executable, "-m", "medpic", "batch", str(listing), "--out", str(out),
                             "--extract-workers", str(workers), "--model-replicas", str(replicas)]
                            + ([] if browser else ["--no-browser"]),
                            cwd=REPO, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    peak, cpu = 0, {}
+    peak, cpu, site = 0, {}, _own_cpu_s()
     while job.poll() is None:
         peak = max(peak, _sample(job.pid, cpu))
         time.sleep(0.2)
     wall = time.monotonic() - started
+    cpu[-1] = ("site (the local server, same cores)", _own_cpu_s() - site)
     if job.returncode != 0:
         raise SystemExit(job.stderr.read().decode()[-3000:])
     summary = json.loads((out / "summary.json").read_text())
@@ -185,6 +201,9 @@ def main() -> None:
     parser.add_argument("--targets", type=int, help="this many targets (a longer steady state than 200 gives)")
     parser.add_argument("--latency", type=float, default=0.03, help="seconds before the site answers a request")
     parser.add_argument("--browser", action="store_true", help="render pages in Chromium (default: parse HTML)")
+    parser.add_argument("--files", action="store_true",
+                        help="the job's targets are the pictures themselves, as local files: the same input "
+                             "`medpic classify` gets, so the ratio is what the batch machinery costs")
     parser.add_argument("--configs", default=",".join(f"{w}x{r}" for w, r in CONFIGS),
                         help="WORKERSxREPLICAS,... (default: %(default)s)")
     args = parser.parse_args()
@@ -203,7 +222,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     results = []
     with LocalServer(routes) as server:
         listing = work / "targets.txt"
-        targets = [server.url + p for p in paths]
+        targets = sorted(map(str, (work / "pictures").iterdir())) if args.files else [server.url + p for p in paths]
         listing.write_text("\n".join(targets) + "\n", encoding="utf-8")
         for workers, replicas in (tuple(map(int, c.split("x"))) for c in args.configs.split(",")):
             results.append(run_config(listing, server.url, workers, replicas, work, browser=args.browser))
@@ -212,7 +231,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
     best = max(r["steady_images_per_s"] or 0 for r in results)
     speedup = round(by[1, 1]["wall_s"] / by[2, 1]["wall_s"], 2) if (1, 1) in by and (2, 1) in by else None
     report = dict(targets=len(targets), pictures=len(list((work / "pictures").iterdir())), latency_s=args.latency,
-                  browser=args.browser, cpus=os.cpu_count(), runs=results, speedup_1_to_2_workers=speedup,
+                  browser=args.browser, files=args.files, cpus=os.cpu_count(), runs=results, speedup_1_to_2_workers=speedup,
                   classify_images_per_s=round(baseline, 1),
                   best_steady_vs_classify=round(best / baseline, 2),
                   best_end_to_end_vs_classify=round(max(r["images_per_s"] for r in results) / baseline, 2))

@@ -1,5 +1,6 @@
 """Threads, shared: bounded look-ahead (overlap fetching and decoding with inference without
-holding everything) and deadlines (one thread fires every timeout of the process).
+holding everything), several producers merged as their output comes, and deadlines (one thread
+fires every timeout of the process).
 
 The pool sizes come from ``Settings`` (``download_workers``, ``decode_workers``); this module
 only provides the mechanisms every stage uses.
@@ -10,13 +11,14 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import queue
 import threading
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
 
-__all__ = ["prefetch", "Deadline", "at_deadline"]
+__all__ = ["prefetch", "interleave", "Deadline", "at_deadline"]
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,68 @@ def prefetch(fn: Callable[[T], R], items: Iterable[T], *, depth: int, workers: i
         for future in queue:
             future.cancel()
         pool.shutdown(wait=True)
+
+
+class _Finished:
+    """What a producer's thread sends when it has nothing more: ``error`` if it failed."""
+
+    __slots__ = ("error",)
+
+    def __init__(self, error: BaseException | None) -> None:
+        self.error = error
+
+
+def interleave(produce: Callable[[T], Iterable[R]], items: Iterable[T], *, pool: ThreadPoolExecutor,
+               depth: int) -> Iterator[R]:
+    """The outputs of ``produce(item)`` for every item, in the order they come, not item by item.
+
+    Each item's producer runs on ``pool`` (as many at once as it has threads; a pool shared by
+    several callers bounds them all together), so a slow item never holds back the others'
+    outputs. At most ``depth`` outputs wait: a producer that gets ahead of the reader blocks.
+    A producer's exception is raised here; closing the iterator early stops the producers at
+    their next output and drops the items not started."""
+    ready: queue.Queue = queue.Queue(max(1, depth))
+    stop = threading.Event()
+
+    def send(value: object) -> bool:
+        while not stop.is_set():
+            try:
+                ready.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run(item: T) -> None:
+        error: BaseException | None = None
+        outputs = iter(produce(item))
+        try:
+            for value in outputs:
+                if not send(value):
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+            error = exc
+        finally:
+            close = getattr(outputs, "close", None)
+            if close is not None:
+                close()
+        send(_Finished(error))
+
+    futures = [pool.submit(run, item) for item in items]
+    try:
+        remaining = len(futures)
+        while remaining:
+            value = ready.get()
+            if isinstance(value, _Finished):
+                remaining -= 1
+                if value.error is not None:
+                    raise value.error
+                continue
+            yield value
+    finally:
+        stop.set()
+        for future in futures:
+            future.cancel()
 
 
 def _nothing() -> None:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
-from medpic.concurrency import at_deadline, prefetch
+import pytest
+
+from medpic.concurrency import at_deadline, interleave, prefetch
 
 
 def test_deadlines_fire_in_time_order_and_cancelled_ones_never_fire():
@@ -40,3 +43,61 @@ def test_prefetch_keeps_order_and_holds_at_most_depth_items():
     assert next(results) == 0
     assert len(pulled) <= 5
     assert list(results) == [i * i for i in range(1, 50)]
+
+
+def test_interleave_yields_outputs_as_they_come_not_item_by_item():
+    release = threading.Event()
+
+    def produce(name: str):
+        if name == "slow":
+            yield "slow-1"
+            assert release.wait(5)
+            yield "slow-2"
+        else:
+            yield from (f"{name}-{i}" for i in range(3))
+
+    with ThreadPoolExecutor(2) as pool:
+        outputs = interleave(produce, ["slow", "fast"], pool=pool, depth=8)
+        seen = [next(outputs) for _ in range(4)]  # the fast item finishes while the slow one waits
+        assert sorted(seen) == ["fast-0", "fast-1", "fast-2", "slow-1"]
+        release.set()
+        assert list(outputs) == ["slow-2"]
+
+
+def test_interleave_raises_a_producers_error_and_stops_the_others_when_closed():
+    stopped = threading.Event()
+
+    def endless(_):
+        try:
+            while True:
+                yield 1
+        finally:
+            stopped.set()
+
+    def failing(_):
+        yield 2
+        raise ValueError("broken source")
+
+    with ThreadPoolExecutor(2) as pool:
+        outputs = interleave(lambda item: failing(item) if item == "bad" else endless(item), ["good", "bad"],
+                             pool=pool, depth=2)
+        with pytest.raises(ValueError, match="broken source"):
+            list(outputs)
+        assert stopped.wait(5)  # the endless producer was stopped, and its thread freed
+
+
+def test_interleave_bounds_waiting_outputs_and_shares_the_pools_threads():
+    produced: list[int] = []
+
+    def produce(item: int):
+        for i in range(100):
+            produced.append(i)
+            yield (item, i)
+
+    with ThreadPoolExecutor(1) as pool:  # one thread: the second item starts when the first ends
+        outputs = interleave(produce, [0, 1], pool=pool, depth=3)
+        assert next(outputs) == (0, 0)
+        time.sleep(0.3)
+        assert len(produced) <= 5  # blocked on the full queue, not 100 ahead
+        rest = list(outputs)
+    assert rest == [(0, i) for i in range(1, 100)] + [(1, i) for i in range(100)]

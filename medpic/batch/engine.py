@@ -7,7 +7,8 @@ The pipeline is the pattern Ray documents for batch inference, one operator per 
 each with its own concurrency, run by Ray Data's streaming executor, which keeps only a bounded
 number of blocks in flight (memory follows the workers, not the size of the input):
 
-    targets -> extraction (actor pool: fetch, render, read PDFs; a few targets at once per actor)
+    targets -> extraction (actor pool: fetch, render, read PDFs; a few targets at once per actor,
+                           several per call)
             -> decoding (CPU tasks: bytes to pixels at the model's input size)
             -> classification (actor pool: one loaded model each, fed batches)
             -> the driver (assembles targets, commits them)
@@ -30,7 +31,7 @@ from medpic.batch.extract import Extractor
 from medpic.errors import InvalidInput, MedPicError
 from medpic.settings import Settings
 
-__all__ = ["Plan", "ray_session", "build_dataset", "stream_rows"]
+__all__ = ["Plan", "ray_session", "build_dataset", "targets_per_call", "stream_rows"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,11 @@ log = logging.getLogger(__name__)
 _ROWS_PER_TABLE = 32
 # Input blocks: small enough that every worker gets some, few enough to stay cheap for Ray.
 _MAX_INPUT_BLOCKS = 2000
+# Extraction calls in flight per actor, sharing its ``batch_targets_per_worker`` threads: while one
+# call waits on its slowest target, the next one's targets already run.
+_CALLS_PER_WORKER = 2
+# A call brings at most this many times ``batch_targets_per_worker`` targets.
+_TARGETS_PER_CALL = 4
 # Ray's notices that say nothing to a MedPic user (token auth on for a local Ray, no progress bars).
 _QUIET = ("ray._private.authentication.authentication_token_setup", "ray.data._internal.progress")
 # An actor that dies (a crash in a native library, the memory monitor) is restarted, and its task
@@ -134,14 +140,15 @@ def _operators(pending: Sequence[tuple[int, str]], plan: Plan) -> Any:
 
     s = plan.settings
     items = [{"target": target, "seq": seq} for seq, target in pending]
-    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), _MAX_INPUT_BLOCKS)))
+    workers = max(1, min(s.batch_extract_workers, len(items)))
+    per_call = targets_per_call(len(items), workers=workers, targets_per_worker=s.batch_targets_per_worker)
+    ds = ray.data.from_items(items, override_num_blocks=max(1, min(math.ceil(len(items) / per_call),
+                                                                   _MAX_INPUT_BLOCKS)))
     ds = ds.map_batches(
-        Extractor, batch_size=1, batch_format="pyarrow", num_cpus=s.batch_extract_cpus,
+        Extractor, batch_size=per_call, batch_format="pyarrow", num_cpus=s.batch_extract_cpus,
         max_task_retries=_TASK_RETRIES,
-        compute=ActorPoolStrategy(size=max(1, min(s.batch_extract_workers, len(items))),
-                                  max_concurrent_calls_per_actor=s.batch_targets_per_worker,
-                                  max_tasks_in_flight_per_actor=s.batch_targets_per_worker,
-                                  enable_true_multi_threading=True),
+        compute=ActorPoolStrategy(size=workers, max_concurrent_calls_per_actor=_CALLS_PER_WORKER,
+                                  max_tasks_in_flight_per_actor=_CALLS_PER_WORKER, enable_true_multi_threading=True),
         fn_constructor_kwargs=dict(settings=s, use_browser=plan.use_browser, base_dir=plan.base_dir,
                                    input_size=plan.input_size, rows_per_table=_ROWS_PER_TABLE))
     ds = ds.map_batches(decode_rows, batch_size=s.batch_decode_rows, batch_format="pyarrow",
@@ -153,6 +160,13 @@ def _operators(pending: Sequence[tuple[int, str]], plan: Plan) -> Any:
         compute=ActorPoolStrategy(size=s.batch_model_replicas),
         fn_constructor_kwargs=dict(settings=s, input_size=plan.input_size, threshold=plan.threshold,
                                    save_min_confidence=plan.save_min_confidence))
+
+
+def targets_per_call(targets: int, *, workers: int, targets_per_worker: int) -> int:
+    """Targets in one extraction call: several per Ray task, whose cost (milliseconds of CPU in
+    the driver and Ray's daemons) would otherwise match a one-picture target's whole extraction;
+    few enough that every worker gets ``_CALLS_PER_WORKER`` calls of a short input."""
+    return max(1, min(_TARGETS_PER_CALL * targets_per_worker, math.ceil(targets / (_CALLS_PER_WORKER * workers))))
 
 
 def stream_rows(ds: Any) -> Iterator[dict[str, Any]]:

@@ -3,9 +3,11 @@
 Extraction waits on the network and on Chromium, so it is an actor pool of its own, sized apart
 from the model: each actor owns one ``Fetcher`` and, when pages are rendered, one
 ``BrowserService`` (one Chromium, started on the first page and reused for every later one).
-Since a target mostly waits, an actor works on ``batch_targets_per_worker`` targets at once, in
-threads (Ray Data calls ``__call__`` concurrently); the fetcher and the browser owner are
-thread-safe, and everything else a target touches is its own.
+Since a target mostly waits, an actor works on ``batch_targets_per_worker`` targets at once, on
+its own threads; the fetcher and the browser owner are thread-safe, and everything else a target
+touches is its own. Each call brings several targets (a Ray task costs milliseconds of CPU in the
+driver and Ray's daemons, as much as a small target's whole extraction), and their rows leave as
+they come, so one slow page never holds back its call's other targets.
 Nothing a target does escapes its rows: a refused URL, a 404, a broken PDF or a timeout is that
 target's ``error`` row and end row, and the actor goes on with the next target. Pictures the
 source decoded itself (PDF images, rasterised SVGs) are shrunk to the model's input size here,
@@ -16,9 +18,11 @@ from __future__ import annotations
 
 import secrets
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Iterator
 
 from medpic.batch.rows import candidate_row, end_row, ready, tables
+from medpic.concurrency import interleave
 from medpic.errors import reason_of
 from medpic.net.fetch import Fetcher
 from medpic.settings import Settings
@@ -41,14 +45,20 @@ class Extractor:
         self._rows_per_table = rows_per_table
         self._fetcher = Fetcher(settings.net_policy())
         self._browser = BrowserService.from_settings(settings) if use_browser else None
+        # Shared by the actor's concurrent calls: it bounds the targets in flight, whatever the calls.
+        self._targets = ThreadPoolExecutor(max(1, settings.batch_targets_per_worker), thread_name_prefix="medpic-target")
 
     def __call__(self, batch: Any) -> Iterator[Any]:
-        for target, seq in zip(batch["target"].to_pylist(), batch["seq"].to_pylist()):
-            rows = target_rows(target, seq, settings=self._settings, fetcher=self._fetcher, browser=self._browser,
-                               base_dir=self._base_dir, input_size=self._input_size)
-            yield from tables(rows, max_rows=self._rows_per_table)
+        pairs = zip(batch["target"].to_pylist(), batch["seq"].to_pylist())
+        rows = interleave(lambda pair: target_rows(*pair, settings=self._settings, fetcher=self._fetcher,
+                                                   browser=self._browser, base_dir=self._base_dir,
+                                                   input_size=self._input_size),
+                          pairs, pool=self._targets, depth=2 * self._rows_per_table)
+        yield from tables(rows, max_rows=self._rows_per_table)
 
     def __del__(self) -> None:  # Ray ends idle actors; their Chromium goes with them
+        if getattr(self, "_targets", None) is not None:
+            self._targets.shutdown(wait=False, cancel_futures=True)
         if getattr(self, "_browser", None) is not None:
             self._browser.close()
 
