@@ -22,7 +22,7 @@ import os
 import socket
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Iterator, Sequence
 
 from medpic.batch.classify import ClassifyActor
@@ -43,7 +43,7 @@ _MAX_INPUT_BLOCKS = 2000
 # call waits on its slowest target, the next one's targets already run.
 _CALLS_PER_WORKER = 2
 # A call brings at most this many times ``batch_targets_per_worker`` targets.
-_TARGETS_PER_CALL = 4
+_TARGETS_PER_CALL = 2
 # Ray's notices that say nothing to a MedPic user (token auth on for a local Ray, no progress bars).
 _QUIET = ("ray._private.authentication.authentication_token_setup", "ray.data._internal.progress")
 # An actor that dies (a crash in a native library, the memory monitor) is restarted, and its task
@@ -70,6 +70,13 @@ class Plan:
         """CPUs Ray reserves for a model replica: the threads it runs (MEDPIC_THREADS), so that Ray
         never packs more replicas on a node than its cores; else the fixed default."""
         return float(self.settings.threads) if self.settings.threads else self.settings.batch_model_cpus
+
+    @property
+    def model_threads(self) -> int:
+        """Inference threads of a replica: the CPUs Ray reserves for it. Left to the runtime, each
+        replica would run a thread per core of the machine, and beside extraction and decoding
+        those threads spin waiting for each other on cores that are busy."""
+        return max(1, round(self.model_cpus))
 
     def logical_cpus(self) -> int:
         """CPUs to give an embedded Ray: the machine's, or enough for every pool to start at once
@@ -158,8 +165,8 @@ def _operators(pending: Sequence[tuple[int, str]], plan: Plan) -> Any:
         ClassifyActor, batch_size=s.batch_size, batch_format="pyarrow", num_cpus=plan.model_cpus,
         max_task_retries=_TASK_RETRIES,
         compute=ActorPoolStrategy(size=s.batch_model_replicas),
-        fn_constructor_kwargs=dict(settings=s, input_size=plan.input_size, threshold=plan.threshold,
-                                   save_min_confidence=plan.save_min_confidence))
+        fn_constructor_kwargs=dict(settings=replace(s, threads=plan.model_threads), input_size=plan.input_size,
+                                   threshold=plan.threshold, save_min_confidence=plan.save_min_confidence))
 
 
 def targets_per_call(targets: int, *, workers: int, targets_per_worker: int) -> int:

@@ -39,6 +39,6 @@ def test_one_call_runs_its_targets_at_once_and_a_slow_page_holds_back_no_other()
 
 
 def test_calls_carry_several_targets_yet_every_worker_gets_some_of_a_short_input():
-    assert targets_per_call(2000, workers=2, targets_per_worker=4) == 16
+    assert 4 < targets_per_call(2000, workers=2, targets_per_worker=4) <= 32  # more than a worker runs at once
     assert targets_per_call(10, workers=2, targets_per_worker=4) == 3  # 4 calls: 2 per worker
     assert targets_per_call(1, workers=1, targets_per_worker=4) == 1

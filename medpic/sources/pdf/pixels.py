@@ -45,8 +45,11 @@ def pixel_hash(image: Image.Image) -> str:
 
 
 def _encode_png(image: Image.Image) -> bytes:
+    """The bytes a saved copy gets. Every image of a document is encoded, saved or not, so zlib's
+    fastest level: 4-6 times quicker than its default (60 ms against 260 for a 1024 px photo,
+    which took half of a PDF scan's time) for files 10-15% larger."""
     buf = io.BytesIO()
-    image.save(buf, "PNG", optimize=False, compress_level=6)
+    image.save(buf, "PNG", optimize=False, compress_level=1)
     return buf.getvalue()
 
 
