@@ -14,7 +14,6 @@ import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
@@ -42,17 +41,23 @@ class BlendHead:
         return (1.0 - w) * self.mlp.logits(features) + w * self.linear.logits(features)
 
 
-def recipes(kinds: np.ndarray) -> dict[str, tuple[tuple[str, ...], int, Callable]]:
-    """name -> (backbones whose features are concatenated, views, fit(features, labels, sources))."""
+def recipes(kinds: np.ndarray, sources: np.ndarray) -> dict[str, tuple]:
+    """name -> (backbones whose features are concatenated, views, fit(features, labels, sources, rows)
+    [, mirror]). ``mirror``: "train" adds each training image flipped left to right; "tta" scores
+    every held-out image as the mean logit of it and its mirror image (test-time flip)."""
     hard = np.array([is_hard_negative(k) for k in kinds])
+    _, source_index, source_sizes = np.unique(sources, return_inverse=True, return_counts=True)
+    size = source_sizes[source_index].astype(np.float64)
 
     def linear(x, y, s, rows):
         return fit_linear_head(x, y, s, c=0.005)
 
     def mlp(members: int, seed: int = 0, emphasis: float = 1.0, hidden: int = 256, epochs: int = 30,
-            smoothing: float = 0.0):
-        return lambda x, y, s, rows: fit_mlp_head(x, y, s, members=members, seed=seed, hidden=hidden, epochs=epochs,
-                                                  emphasis=np.where(hard[rows], emphasis, 1.0), smoothing=smoothing)
+            smoothing: float = 0.0, source_power: float = 0.5):
+        # fit_mlp_head weighs a sample 1/sqrt(its source's size); the emphasis turns that into 1/size^power
+        return lambda x, y, s, rows: fit_mlp_head(
+            x, y, s, members=members, seed=seed, hidden=hidden, epochs=epochs, smoothing=smoothing,
+            emphasis=np.where(hard[rows], emphasis, 1.0) * size[rows] ** (0.5 - source_power))
 
     def shipped_plus_linear(x, y, s, rows):
         return BlendHead(mlp(5, emphasis=2.0)(x, y, s, rows), linear(x, y, s, rows), linear_weight=0.2)
@@ -76,6 +81,10 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple[tuple[str, ...], int, Callable
         "lite0 mlp x5 hard x2 seeds 5-9": (("lite0",), 1, mlp(5, seed=5, emphasis=2.0)),
         "lite0 mlp x5 hard x2 epochs 60": (("lite0",), 1, mlp(5, emphasis=2.0, epochs=60)),
         "lite2 mlp x5 hard x2": (("lite2",), 1, mlp(5, emphasis=2.0)),
+        "lite0 mlp x5 hard x2 test-time flip": (("lite0",), 1, mlp(5, emphasis=2.0), "tta"),
+        "lite0 mlp x5 hard x2 trained on mirrored copies too": (("lite0",), 1, mlp(5, emphasis=2.0), "train"),
+        "lite0 mlp x5 hard x2 source weights 1/size": (("lite0",), 1, mlp(5, emphasis=2.0, source_power=1.0)),
+        "lite0 mlp x5 hard x2 source weights 1/size^0.25": (("lite0",), 1, mlp(5, emphasis=2.0, source_power=0.25)),
     }
 
 
@@ -89,18 +98,28 @@ def main() -> None:
     sources = np.array([e.source for e in examples])
     kinds = np.array([e.kind for e in examples])
     folds = source_folds(examples, folds=FOLDS, seed=0)
-    table = recipes(kinds)
+    table = recipes(kinds, sources)
     results = {}
     for name in args.only or table:
-        backbones, views, fit = table[name]
-        per_view = [np.concatenate([extract_views(examples, variant=b, views=views, cache_dir=settings.cache_dir)[v]
-                                    for b in backbones], axis=1) for v in range(views)]
+        backbones, views, fit, *rest = table[name]
+        mirror = rest[0] if rest else ""
+
+        def features(flipped: bool) -> list[np.ndarray]:
+            return [np.concatenate([extract_views(examples, variant=b, views=views, cache_dir=settings.cache_dir,
+                                                  mirror=flipped)[v] for b in backbones], axis=1) for v in range(views)]
+
+        per_view = features(False)
+        mirrored = features(True) if mirror else []
+        train_views = per_view + (mirrored if mirror == "train" else [])
         oof = np.zeros(len(y))
         for k in range(FOLDS):
             train = np.flatnonzero(folds != k)
-            rows = np.tile(train, views)
-            head = fit(np.concatenate([x[train] for x in per_view]), y[rows], sources[rows], rows)
-            oof[folds == k] = head.logits(per_view[0][folds == k])
+            rows = np.tile(train, len(train_views))
+            head = fit(np.concatenate([x[train] for x in train_views]), y[rows], sources[rows], rows)
+            held = folds == k
+            oof[held] = head.logits(per_view[0][held])
+            if mirror == "tta":
+                oof[held] = (oof[held] + head.logits(mirrored[0][held])) / 2
         pred = oof > 0
         tp, fp = int((pred & (y == 1)).sum()), int((pred & (y == 0)).sum())
         results[name] = {"accuracy": round(float((pred == y).mean()), 4), "precision": round(tp / max(tp + fp, 1), 4),

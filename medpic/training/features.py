@@ -64,8 +64,10 @@ def extract_views(
     seed: int = 0,
     batch_size: int = 64,
     taps: tuple[str, ...] | None = None,
+    mirror: bool = False,
 ) -> list[np.ndarray]:
-    """Feature arrays for views ``0..views-1`` in manifest order, computed or read from cache."""
+    """Feature arrays for views ``0..views-1`` in manifest order, computed or read from cache;
+    with ``mirror``, of each view flipped left to right (the test-time-flip experiment)."""
     from medpic.training.backbone import SPECS, stage_taps
 
     taps = taps or stage_taps(variant)
@@ -76,7 +78,8 @@ def extract_views(
     network = forward = None
     results = []
     for view in range(views):
-        path = folder / f"view{view}.npy"
+        name = f"view{view}-mirror" if mirror else f"view{view}"
+        path = folder / f"{name}.npy"
         if path.exists():
             results.append(np.load(path))
             continue
@@ -89,11 +92,12 @@ def extract_views(
             forward = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
         out = np.zeros((len(examples), network.output.shape[-1]), np.float32)
         batches = [range(s, min(s + batch_size, len(examples))) for s in range(0, len(examples), batch_size)]
-        loaded = prefetch(lambda b, v=view: np.stack([preprocess(view_image(examples[i], v, seed), size) for i in b]),
-                          batches, depth=4, workers=2)
-        for idx, x in tqdm(zip(batches, loaded), total=len(batches), desc=f"features view {view}", unit="batch"):
+        flip = slice(None, None, -1 if mirror else 1)
+        loaded = prefetch(lambda b, v=view: np.stack([preprocess(view_image(examples[i], v, seed), size)[:, flip]
+                                                      for i in b]), batches, depth=4, workers=2)
+        for idx, x in tqdm(zip(batches, loaded), total=len(batches), desc=f"features {name}", unit="batch"):
             out[idx.start : idx.stop] = forward(x).numpy()
-        np.save(folder / f"view{view}.tmp.npy", out)
-        (folder / f"view{view}.tmp.npy").replace(path)
+        np.save(folder / f"{name}.tmp.npy", out)
+        (folder / f"{name}.tmp.npy").replace(path)
         results.append(out)
     return results
