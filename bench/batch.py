@@ -12,7 +12,8 @@ Each configuration (1, 2, 4 extraction workers x 1, 2 model replicas) runs as it
 `python -m medpic batch --no-browser` process (`--browser`: pages rendered, one Chromium per
 extraction worker) with an embedded Ray, and reports:
 - targets/s and images/s end to end (Ray's start, actors' start and model loads included) and in
-  the steady state (from the first commit to the last, read from the shards' times);
+  the steady state (from the first commit to the last, read from the shards' times; an extraction
+  call's rows leave together, so on short runs commits bunch and this overstates: use --targets 800);
 - peak memory: the largest sum of PSS (shared pages counted once) over every process of the job
   (driver, Ray's daemons, workers), sampled every 0.2 s;
 - CPU milliseconds per image by role (extraction actors, decoding tasks, model replicas, the
