@@ -72,7 +72,7 @@ def extract_views(
 
     taps = taps or stage_taps(variant)
     size = SPECS[variant].input_size
-    fingerprint = json.dumps([variant, list(taps), seed, [str(e.path) for e in examples]])
+    fingerprint = json.dumps([variant, size, list(taps), seed, [str(e.path) for e in examples]])
     folder = Path(cache_dir) / "features" / f"{variant}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
     folder.mkdir(parents=True, exist_ok=True)
     network = forward = None
