@@ -2,7 +2,8 @@
 
 A text list is one target a line; blank lines and lines starting with ``#`` are skipped (a ``#``
 later in a line is part of a URL). A target listed twice is judged once: the ledger keys work by
-target, so a duplicate would otherwise be "done" and "to do" at the same time.
+target, so a duplicate would otherwise be "done" and "to do" at the same time. Work is handed out
+host by host in turn, so a list sorted by site does not send every worker to one site at once.
 """
 
 from __future__ import annotations
@@ -10,12 +11,16 @@ from __future__ import annotations
 import csv
 import io
 import sys
+from collections import defaultdict, deque
 from pathlib import Path
-from typing import Iterable, TextIO
+from typing import Iterable, Sequence, TextIO, TypeVar
+from urllib.parse import urlsplit
 
 from medpic.errors import InvalidInput
 
-__all__ = ["read_targets", "unique_targets"]
+__all__ = ["read_targets", "unique_targets", "hosts_in_turn"]
+
+T = TypeVar("T")
 
 _PARQUET_MAGIC = b"PAR1"
 
@@ -48,6 +53,24 @@ def unique_targets(targets: Iterable[str]) -> list[str]:
         if target:
             seen.setdefault(target, None)
     return list(seen)
+
+
+def hosts_in_turn(work: Sequence[tuple[T, str]]) -> list[tuple[T, str]]:
+    """``(key, target)`` pairs reordered to take one target of each host in turn, each host's in
+    their own order (local paths count as one host). Workers take targets in this order, so
+    listing 5,000 pages of one site before another's spreads over both from the start; what it
+    cannot do is spread a list that is mostly one site (keep the timeouts short for those)."""
+    queues: dict[str, deque[tuple[T, str]]] = defaultdict(deque)
+    for pair in work:
+        target = pair[1]
+        queues[(urlsplit(target).hostname or "") if "://" in target else ""].append(pair)
+    ordered: list[tuple[T, str]] = []
+    while queues:
+        for host in list(queues):
+            ordered.append(queues[host].popleft())
+            if not queues[host]:
+                del queues[host]
+    return ordered
 
 
 def _text_lines(text: str) -> list[str]:

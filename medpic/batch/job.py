@@ -18,7 +18,7 @@ from typing import Any, Iterable, Sequence
 
 from medpic.batch.collect import Collector
 from medpic.batch.engine import Plan, build_dataset, ray_session, stream_rows
-from medpic.batch.inputs import unique_targets
+from medpic.batch.inputs import hosts_in_turn, unique_targets
 from medpic.batch.ledger import Ledger
 from medpic.batch.outputs import TargetRecord, TargetResult, export_csv, write_summary, write_targets
 from medpic.settings import Settings
@@ -41,7 +41,7 @@ def run(targets: Iterable[str], out_dir: str | Path, settings: Settings, ray_add
     out_dir = Path(out_dir)
     ledger = Ledger.open(out_dir, resume=resume)
     done = ledger.done()
-    pending = [(seq, target) for seq, target in enumerate(targets) if target not in done]
+    pending = hosts_in_turn([(seq, target) for seq, target in enumerate(targets) if target not in done])
     images_dir = out_dir / "images" if save_medical else None
     if images_dir is not None:
         images_dir.mkdir(parents=True, exist_ok=True)

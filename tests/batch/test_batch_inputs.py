@@ -11,6 +11,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from medpic.batch import read_targets
+from medpic.batch.inputs import hosts_in_turn
 from medpic.sources.targets import is_image_url
 from medpic.errors import InvalidInput
 
@@ -52,3 +53,12 @@ def test_neither_the_app_nor_the_cli_imports_ray():
     code = "import sys, medpic, medpic.cli, medpic.batch, medpic.app.service; print('ray' in sys.modules)"
     assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() \
         == "False"
+
+
+def test_work_takes_one_target_of_each_host_in_turn_keeping_each_hosts_order():
+    listed = ["https://a.org/1", "https://a.org/2", "https://a.org/3", "http://b.net/1", "scan.pdf",
+              "https://B.NET/2", "https://a.org:8443/4", "notes/page.pdf"]
+    ordered = [target for _, target in hosts_in_turn(list(enumerate(listed)))]
+    assert ordered == ["https://a.org/1", "http://b.net/1", "scan.pdf", "https://a.org/2", "https://B.NET/2",
+                       "notes/page.pdf", "https://a.org/3", "https://a.org:8443/4"]
+    assert sorted(hosts_in_turn(list(enumerate(listed)))) == list(enumerate(listed))  # nothing lost, keys kept
