@@ -15,7 +15,7 @@ import queue
 import threading
 import time
 from collections import deque
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Callable, Iterable, Iterator, TypeVar
 
 __all__ = ["prefetch", "interleave", "Deadline", "at_deadline"]
@@ -86,24 +86,35 @@ def interleave(produce: Callable[[T], Iterable[R]], items: Iterable[T], *, pool:
 
     def run(item: T) -> None:
         error: BaseException | None = None
-        outputs = iter(produce(item))
+        outputs: Iterator[R] | None = None
         try:
+            outputs = iter(produce(item))
             for value in outputs:
                 if not send(value):
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
             error = exc
         finally:
-            close = getattr(outputs, "close", None)
-            if close is not None:
-                close()
-        send(_Finished(error))
+            try:
+                close = getattr(outputs, "close", None)
+                if close is not None:
+                    close()
+            except BaseException as exc:  # noqa: BLE001 - a producer's clean-up failing is its failure
+                error = error or exc
+            send(_Finished(error))  # exactly once per producer that ran: the reader counts them
 
-    futures = [pool.submit(run, item) for item in items]
+    futures: list[Future[None]] = []
     try:
+        for item in items:
+            futures.append(pool.submit(run, item))
         remaining = len(futures)
         while remaining:
-            value = ready.get()
+            try:
+                value = ready.get(timeout=0.5)
+            except queue.Empty:  # a producer that never ran (its future cancelled) never reports
+                if all(f.done() for f in futures) and ready.empty():
+                    raise CancelledError(f"{remaining} of {len(futures)} items were cancelled before they ran") from None
+                continue
             if isinstance(value, _Finished):
                 remaining -= 1
                 if value.error is not None:

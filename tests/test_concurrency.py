@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import CancelledError, ThreadPoolExecutor
 
 import pytest
 
@@ -64,7 +64,7 @@ def test_interleave_yields_outputs_as_they_come_not_item_by_item():
         assert list(outputs) == ["slow-2"]
 
 
-def test_interleave_raises_a_producers_error_and_stops_the_others_when_closed():
+def test_interleave_raises_a_producers_error_and_stops_the_others():
     stopped = threading.Event()
 
     def endless(_):
@@ -78,12 +78,41 @@ def test_interleave_raises_a_producers_error_and_stops_the_others_when_closed():
         yield 2
         raise ValueError("broken source")
 
+    pool = ThreadPoolExecutor(2)
+    outputs = interleave(lambda item: failing(item) if item == "bad" else endless(item), ["good", "bad"],
+                         pool=pool, depth=2)
+    with pytest.raises(ValueError, match="broken source"):
+        list(outputs)
+    assert stopped.wait(5)  # the endless producer was stopped, and its thread freed
+    pool.shutdown(wait=False)
+
+
+def test_interleave_raises_when_a_producer_fails_before_its_first_output():
+    def produce(item: str):
+        if item == "bad":
+            raise OSError("cannot open the source")  # a plain function: no generator to run
+        return iter([item])
+
     with ThreadPoolExecutor(2) as pool:
-        outputs = interleave(lambda item: failing(item) if item == "bad" else endless(item), ["good", "bad"],
-                             pool=pool, depth=2)
-        with pytest.raises(ValueError, match="broken source"):
-            list(outputs)
-        assert stopped.wait(5)  # the endless producer was stopped, and its thread freed
+        with pytest.raises(OSError, match="cannot open"):
+            list(interleave(produce, ["good", "bad", "also good"], pool=pool, depth=4))
+
+
+def test_interleave_reports_items_cancelled_before_they_ran_instead_of_waiting_for_them():
+    release = threading.Event()
+
+    def produce(item: str):
+        yield item
+        if item == "first":
+            assert release.wait(5)
+
+    pool = ThreadPoolExecutor(1)  # "second" waits for the only thread
+    outputs = interleave(produce, ["first", "second"], pool=pool, depth=4)
+    assert next(outputs) == "first"
+    pool.shutdown(wait=False, cancel_futures=True)  # what an actor's teardown does
+    release.set()
+    with pytest.raises(CancelledError):
+        list(outputs)
 
 
 def test_interleave_bounds_waiting_outputs_and_shares_the_pools_threads():

@@ -6,8 +6,10 @@ from the model: each actor owns one ``Fetcher`` and, when pages are rendered, on
 Since a target mostly waits, an actor works on ``batch_targets_per_worker`` targets at once, on
 its own threads; the fetcher and the browser owner are thread-safe, and everything else a target
 touches is its own. Each call brings several targets (a Ray task costs milliseconds of CPU in the
-driver and Ray's daemons, as much as a small target's whole extraction), and their rows leave as
-they come, so one slow page never holds back its call's other targets.
+driver and Ray's daemons, as much as a small target's whole extraction), run at once: a slow page
+never holds back the extraction of its call's other targets, though Ray sends a call's rows on
+together, when its last target ends. Two calls run at once, so the actor's threads go on with the
+next call's targets meanwhile.
 Nothing a target does escapes its rows: a refused URL, a 404, a broken PDF or a timeout is that
 target's ``error`` row and end row, and the actor goes on with the next target. Pictures the
 source decoded itself (PDF images, rasterised SVGs) are shrunk to the model's input size here,

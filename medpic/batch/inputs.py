@@ -62,8 +62,7 @@ def hosts_in_turn(work: Sequence[tuple[T, str]]) -> list[tuple[T, str]]:
     cannot do is spread a list that is mostly one site (keep the timeouts short for those)."""
     queues: dict[str, deque[tuple[T, str]]] = defaultdict(deque)
     for pair in work:
-        target = pair[1]
-        queues[(urlsplit(target).hostname or "") if "://" in target else ""].append(pair)
+        queues[_host(pair[1])].append(pair)
     ordered: list[tuple[T, str]] = []
     while queues:
         for host in list(queues):
@@ -71,6 +70,16 @@ def hosts_in_turn(work: Sequence[tuple[T, str]]) -> list[tuple[T, str]]:
             if not queues[host]:
                 del queues[host]
     return ordered
+
+
+def _host(target: str) -> str:
+    """A URL's host; "" for a local path, and for a URL too broken to say (it fails as a target)."""
+    if "://" not in target:
+        return ""
+    try:
+        return urlsplit(target).hostname or ""
+    except ValueError:
+        return ""
 
 
 def _text_lines(text: str) -> list[str]:

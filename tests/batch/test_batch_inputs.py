@@ -62,3 +62,5 @@ def test_work_takes_one_target_of_each_host_in_turn_keeping_each_hosts_order():
     assert ordered == ["https://a.org/1", "http://b.net/1", "scan.pdf", "https://a.org/2", "https://B.NET/2",
                        "notes/page.pdf", "https://a.org/3", "https://a.org:8443/4"]
     assert sorted(hosts_in_turn(list(enumerate(listed)))) == list(enumerate(listed))  # nothing lost, keys kept
+    broken = [(0, "http://[oops/x"), (1, "https://a.org/1")]  # urlsplit raises: the target fails later, as a row
+    assert sorted(hosts_in_turn(broken)) == broken
