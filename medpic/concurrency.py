@@ -63,6 +63,17 @@ class _Finished:
         self.error = error
 
 
+def _offer(ready: queue.Queue, value: object, stop: threading.Event) -> bool:
+    """Put ``value`` once there is room; False, and nothing put, if ``stop`` is set first."""
+    while not stop.is_set():
+        try:
+            ready.put(value, timeout=0.1)
+            return True
+        except queue.Full:
+            continue
+    return False
+
+
 def interleave(produce: Callable[[T], Iterable[R]], items: Iterable[T], *, pool: ThreadPoolExecutor,
                depth: int) -> Iterator[R]:
     """The outputs of ``produce(item)`` for every item, in the order they come, not item by item.
@@ -76,13 +87,7 @@ def interleave(produce: Callable[[T], Iterable[R]], items: Iterable[T], *, pool:
     stop = threading.Event()
 
     def send(value: object) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(value, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
+        return _offer(ready, value, stop)
 
     def run(item: T) -> None:
         error: BaseException | None = None
