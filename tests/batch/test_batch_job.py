@@ -174,7 +174,10 @@ def _committed(ledger: Path) -> int:
 
 
 def _batch_process(listing: Path, out: Path, server, ray_tmp: str) -> subprocess.Popen:
-    env = dict(os.environ, MEDPIC_ALLOWED_ORIGINS=server.url, MEDPIC_BATCH_COMMIT_TARGETS="2", RAY_TMPDIR=ray_tmp)
+    # One target at a time per worker: a call's rows leave together, and the test needs commits
+    # spread over the job, not bunched at its end, to kill it in the middle.
+    env = dict(os.environ, MEDPIC_ALLOWED_ORIGINS=server.url, MEDPIC_BATCH_COMMIT_TARGETS="2", RAY_TMPDIR=ray_tmp,
+               MEDPIC_BATCH_TARGETS_PER_WORKER="1")
     return subprocess.Popen([sys.executable, "-m", "medpic", "batch", str(listing), "--out", str(out), "--no-browser",
                              "--resume"], cwd=REPO, env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -200,7 +203,7 @@ def test_a_job_killed_with_sigkill_and_resumed_equals_a_clean_run(local_ray, tmp
             job = _batch_process(listing, out, server, ray_tmp[0])
             deadline = time.monotonic() + 120
             while _committed(out / "ledger.jsonl") < 6 and job.poll() is None and time.monotonic() < deadline:
-                time.sleep(0.05)
+                time.sleep(0.01)
             os.killpg(job.pid, signal.SIGKILL)  # the driver and the Ray it started
             job.wait()
             killed_at = _committed(out / "ledger.jsonl")
