@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/batch.py            # 200 targets, ~2,300 images, 6 configurations
     .venv/bin/python bench/batch.py --small    # 60 targets, for a quick look
-    .venv/bin/python bench/batch.py --targets 800 --configs 2x1   # a longer steady state
+    .venv/bin/python bench/batch.py --targets 800 --configs 2x1,2x2 --marginal   # the rate once started
     .venv/bin/python bench/batch.py --small --browser --configs 1x1,2x1   # pages rendered in Chromium
     .venv/bin/python bench/batch.py --files --configs 1x1,2x1   # the same pictures as local files
 
@@ -19,6 +19,8 @@ extraction worker) with an embedded Ray, and reports:
 - CPU milliseconds per image by role (extraction actors, decoding tasks, model replicas, the
   driver, and "other": Ray's daemons and Chromium), read from /proc with the same samples: where the
   cores go;
+- with `--marginal`, the rate once started: each configuration also runs on a quarter of the
+  targets, and the extra images over the extra seconds leave start-up out;
 - the speed-up from 1 to 2 extraction workers;
 - `medpic classify`'s code path on the same pictures, as files, in this process, and the ratio.
 
@@ -205,6 +207,9 @@ def main() -> None:
     parser.add_argument("--files", action="store_true",
                         help="the job's targets are the pictures themselves, as local files: the same input "
                              "`medpic classify` gets, so the ratio is what the batch machinery costs")
+    parser.add_argument("--marginal", action="store_true",
+                        help="also run each configuration on a quarter of the targets: the extra images over the "
+                             "extra seconds is the rate once started, start-up and bunched commits left out")
     parser.add_argument("--configs", default=",".join(f"{w}x{r}" for w, r in CONFIGS),
                         help="WORKERSxREPLICAS,... (default: %(default)s)")
     args = parser.parse_args()
@@ -225,8 +230,15 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
         listing = work / "targets.txt"
         targets = sorted(map(str, (work / "pictures").iterdir())) if args.files else [server.url + p for p in paths]
         listing.write_text("\n".join(targets) + "\n", encoding="utf-8")
+        quarter = work / "quarter.txt"  # a seeded quarter of the targets, for the marginal rate
+        quarter.write_text("\n".join(random.Random(0).sample(targets, max(1, len(targets) // 4))) + "\n", encoding="utf-8")
         for workers, replicas in (tuple(map(int, c.split("x"))) for c in args.configs.split(",")):
             results.append(run_config(listing, server.url, workers, replicas, work, browser=args.browser))
+            if args.marginal:
+                short = run_config(quarter, server.url, workers, replicas, work, browser=args.browser)
+                extra_s = results[-1]["wall_s"] - short["wall_s"]
+                results[-1]["marginal_images_per_s"] = \
+                    round((results[-1]["images"] - short["images"]) / extra_s, 1) if extra_s > 0 else None
             print(json.dumps(results[-1]), file=sys.stderr)
     by = {(r["workers"], r["replicas"]): r for r in results}
     best = max(r["steady_images_per_s"] or 0 for r in results)
