@@ -231,7 +231,9 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
         targets = sorted(map(str, (work / "pictures").iterdir())) if args.files else [server.url + p for p in paths]
         listing.write_text("\n".join(targets) + "\n", encoding="utf-8")
         quarter = work / "quarter.txt"  # a seeded quarter of the targets, for the marginal rate
-        quarter.write_text("\n".join(random.Random(0).sample(targets, max(1, len(targets) // 4))) + "\n", encoding="utf-8")
+        if args.marginal:
+            quarter.write_text("\n".join(random.Random(0).sample(targets, max(1, len(targets) // 4))) + "\n",
+                               encoding="utf-8")
         for workers, replicas in (tuple(map(int, c.split("x"))) for c in args.configs.split(",")):
             results.append(run_config(listing, server.url, workers, replicas, work, browser=args.browser))
             if args.marginal:

@@ -41,23 +41,20 @@ class BlendHead:
         return (1.0 - w) * self.mlp.logits(features) + w * self.linear.logits(features)
 
 
-def recipes(kinds: np.ndarray, sources: np.ndarray) -> dict[str, tuple]:
+def recipes(kinds: np.ndarray) -> dict[str, tuple]:
     """name -> (backbones whose features are concatenated, views, fit(features, labels, sources, rows)
     [, mirror]). ``mirror``: "train" adds each training image flipped left to right; "tta" scores
     every held-out image as the mean logit of it and its mirror image (test-time flip)."""
     hard = np.array([is_hard_negative(k) for k in kinds])
-    _, source_index, source_sizes = np.unique(sources, return_inverse=True, return_counts=True)
-    size = source_sizes[source_index].astype(np.float64)
 
     def linear(x, y, s, rows):
         return fit_linear_head(x, y, s, c=0.005)
 
     def mlp(members: int, seed: int = 0, emphasis: float = 1.0, hidden: int = 256, epochs: int = 30,
             smoothing: float = 0.0, source_power: float = 0.5):
-        # fit_mlp_head weighs a sample 1/sqrt(its source's size); the emphasis turns that into 1/size^power
         return lambda x, y, s, rows: fit_mlp_head(
             x, y, s, members=members, seed=seed, hidden=hidden, epochs=epochs, smoothing=smoothing,
-            emphasis=np.where(hard[rows], emphasis, 1.0) * size[rows] ** (0.5 - source_power))
+            emphasis=np.where(hard[rows], emphasis, 1.0), source_power=source_power)
 
     def shipped_plus_linear(x, y, s, rows):
         return BlendHead(mlp(5, emphasis=2.0)(x, y, s, rows), linear(x, y, s, rows), linear_weight=0.2)
@@ -98,15 +95,16 @@ def main() -> None:
     sources = np.array([e.source for e in examples])
     kinds = np.array([e.kind for e in examples])
     folds = source_folds(examples, folds=FOLDS, seed=0)
-    table = recipes(kinds, sources)
+    table = recipes(kinds)
     results = {}
     for name in args.only or table:
         backbones, views, fit, *rest = table[name]
         mirror = rest[0] if rest else ""
 
         def features(flipped: bool) -> list[np.ndarray]:
-            return [np.concatenate([extract_views(examples, variant=b, views=views, cache_dir=settings.cache_dir,
-                                                  mirror=flipped)[v] for b in backbones], axis=1) for v in range(views)]
+            per_backbone = [extract_views(examples, variant=b, views=views, cache_dir=settings.cache_dir, mirror=flipped)
+                            for b in backbones]
+            return [np.concatenate([x[v] for x in per_backbone], axis=1) for v in range(views)]
 
         per_view = features(False)
         mirrored = features(True) if mirror else []

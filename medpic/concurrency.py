@@ -86,16 +86,13 @@ def interleave(produce: Callable[[T], Iterable[R]], items: Iterable[T], *, pool:
     ready: queue.Queue = queue.Queue(max(1, depth))
     stop = threading.Event()
 
-    def send(value: object) -> bool:
-        return _offer(ready, value, stop)
-
     def run(item: T) -> None:
         error: BaseException | None = None
         outputs: Iterator[R] | None = None
         try:
             outputs = iter(produce(item))
             for value in outputs:
-                if not send(value):
+                if not _offer(ready, value, stop):
                     return
         except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
             error = exc
@@ -106,7 +103,7 @@ def interleave(produce: Callable[[T], Iterable[R]], items: Iterable[T], *, pool:
                     close()
             except BaseException as exc:  # noqa: BLE001 - a producer's clean-up failing is its failure
                 error = error or exc
-            send(_Finished(error))  # exactly once per producer that ran: the reader counts them
+            _offer(ready, _Finished(error), stop)  # once per producer that ran: the reader counts them
 
     futures: list[Future[None]] = []
     try:

@@ -173,11 +173,12 @@ class Settings:
     svg_max_side: int = 1024
     # `medpic batch` (medpic/batch): extraction actors, each owning a Fetcher and, for pages, one
     # Chromium (MEDPIC_BATCH_EXTRACT_WORKERS); model replicas, each loading the model once
-    # (MEDPIC_BATCH_MODEL_REPLICAS); targets each extraction actor works on at once, in threads, since
-    # a target mostly waits on the network (MEDPIC_BATCH_TARGETS_PER_WORKER); a commit (one Parquet shard and one ledger line) every
-    # MEDPIC_BATCH_COMMIT_TARGETS targets or MEDPIC_BATCH_COMMIT_SECONDS seconds, whichever comes
-    # first: what a killed job loses and what --resume redoes; the Ray cluster to join
-    # (MEDPIC_RAY_ADDRESS; unset: a local Ray started inside the process).
+    # (MEDPIC_BATCH_MODEL_REPLICAS); targets each extraction actor works on at once, in threads,
+    # since a target mostly waits on the network (MEDPIC_BATCH_TARGETS_PER_WORKER); a commit (one
+    # Parquet shard and one ledger line) every MEDPIC_BATCH_COMMIT_TARGETS targets or
+    # MEDPIC_BATCH_COMMIT_SECONDS seconds, whichever comes first: what a killed job loses and what
+    # --resume redoes; the Ray cluster to join (MEDPIC_RAY_ADDRESS; unset: a local Ray started
+    # inside the process).
     batch_extract_workers: int = 2
     batch_model_replicas: int = 1
     batch_targets_per_worker: int = 4
