@@ -26,12 +26,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from medpic.model.preprocess import preprocess  # noqa: E402
 from medpic.model.runtime import TFLiteRuntime  # noqa: E402
 from medpic.settings import Settings  # noqa: E402
-from medpic.training.backbone import SPECS  # noqa: E402
 from medpic.training.data import load_example, read_manifest, source_folds, stratified_subset  # noqa: E402
 from medpic.training.export import QUANTIZATIONS, to_tflite  # noqa: E402
 from medpic.training.features import extract_views  # noqa: E402
 from medpic.training.recipe import Recipe  # noqa: E402
-from medpic.training.train import FOLDS, build_serving_model, emphasis_of, fit_modality_on, fit_on  # noqa: E402
+from medpic.training.train import (FOLDS, build_serving_model, emphasis_of, fit_modality_on, fit_on,  # noqa: E402
+                                   input_size_of)
 
 
 def main() -> None:
@@ -47,8 +47,8 @@ def main() -> None:
     modalities = np.array([e.modality if e.label else "" for e in examples], dtype=object)
     folds = source_folds(examples, folds=FOLDS, seed=recipe.seed)
     feats = extract_views(examples, variant=recipe.variant, views=recipe.views, cache_dir=settings.cache_dir,
-                          seed=recipe.seed)
-    size = SPECS[recipe.variant].input_size
+                          seed=recipe.seed, input_size=recipe.input_size)
+    size = input_size_of(recipe)
     emphasis = emphasis_of(recipe, examples)
     args.out.mkdir(parents=True, exist_ok=True)
     logits = {q: [] for q in QUANTIZATIONS}
@@ -58,7 +58,8 @@ def main() -> None:
         if args.limit:
             test_rows = test_rows[stratified_subset([(labels[i], sources[i]) for i in test_rows], args.limit)]
         model, _ = build_serving_model(recipe.variant, fit_on(recipe, feats, labels, sources, train_rows, emphasis),
-                                       fit_modality_on(recipe, feats, modalities, sources, train_rows))
+                                       fit_modality_on(recipe, feats, modalities, sources, train_rows),
+                                       input_size=size)
         reps = train_rows[stratified_subset([(labels[i], sources[i]) for i in train_rows], recipe.representative)]
         representative = np.stack([preprocess(load_example(examples[i]), size) for i in reps])
         batch = np.stack([preprocess(load_example(examples[i]), size) for i in test_rows])

@@ -60,6 +60,9 @@ def _add_training_commands(sub: argparse._SubParsersAction) -> None:
                    help=f"clean + augmented views per image (default {default.views})")
     p.add_argument("--variant", choices=("lite0", "lite1", "lite2"), default=default.variant,
                    help=f"EfficientNet-Lite backbone (default {default.variant}: see the model card for why)")
+    p.add_argument("--input-size", type=_positive, default=default.input_size,
+                   help="pixels of the square input (default: the variant's own, 224, 240 or 260; "
+                        "the network runs at any size, and costs less at a smaller one)")
     p.add_argument("--head", choices=("mlp", "linear"), default=default.head,
                    help=f"the medical head (default {default.head})")
     p.add_argument("--seed", type=int, default=0)
@@ -275,7 +278,8 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from medpic.training.recipe import Recipe
 
     settings = settings.with_(dataset_dir=args.dataset or settings.dataset_dir)
-    recipe = Recipe(variant=args.variant, views=args.views, head=args.head, seed=args.seed)
+    recipe = Recipe(variant=args.variant, input_size=args.input_size, views=args.views, head=args.head,
+                    seed=args.seed)
     if args.check:
         from medpic.training.check import check_recipe
 

@@ -122,18 +122,22 @@ class _Builder:
         return self.layers.Add(name=f"blocks_{i}_add")([x, shortcut]) if residual else x
 
 
-def build_backbone(variant: str = "lite0", *, with_imagenet_head: bool = False, load_weights: bool = True):
+def build_backbone(variant: str = "lite0", *, with_imagenet_head: bool = False, load_weights: bool = True,
+                   input_size: int | None = None):
     """Build the network and load its ImageNet weights.
 
     Returns a Keras model from a preprocessed ``(N, S, S, 3)`` float batch to the 1280-d pooled
     embedding, or, with ``with_imagenet_head``, to the 1000 ImageNet logits (for sanity checks).
+    ``S`` is the variant's own input size unless ``input_size`` says otherwise (the network is
+    fully convolutional: a larger variant can run at a smaller one's size, for less cost).
     """
     import keras
 
     spec = SPECS[variant]
     state = _state(variant)
     build = _Builder(state)
-    inputs = keras.Input((spec.input_size, spec.input_size, 3), name="image")
+    size = input_size or spec.input_size
+    inputs = keras.Input((size, size, 3), name="image")
     x = build.bn_relu6(build.conv(inputs, "_conv_stem", 3, stride=2), "_bn0")
     stage = 0
     channels = state["_conv_stem.weight"].shape[0]

@@ -65,13 +65,15 @@ def extract_views(
     batch_size: int = 64,
     taps: tuple[str, ...] | None = None,
     mirror: bool = False,
+    input_size: int | None = None,
 ) -> list[np.ndarray]:
     """Feature arrays for views ``0..views-1`` in manifest order, computed or read from cache;
-    with ``mirror``, of each view flipped left to right (the test-time-flip experiment)."""
+    with ``mirror``, of each view flipped left to right (the test-time-flip experiment); at the
+    variant's own input size unless ``input_size`` is given."""
     from medpic.training.backbone import SPECS, stage_taps
 
     taps = taps or stage_taps(variant)
-    size = SPECS[variant].input_size
+    size = input_size or SPECS[variant].input_size
     fingerprint = json.dumps([variant, size, list(taps), seed, [str(e.path) for e in examples]])
     folder = Path(cache_dir) / "features" / f"{variant}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -88,7 +90,7 @@ def extract_views(
 
             from medpic.training.backbone import build_backbone
 
-            network = feature_network(build_backbone(variant), taps)
+            network = feature_network(build_backbone(variant, input_size=size), taps)
             forward = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
         out = np.zeros((len(examples), network.output.shape[-1]), np.float32)
         batches = [range(s, min(s + batch_size, len(examples))) for s in range(0, len(examples), batch_size)]

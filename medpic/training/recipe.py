@@ -13,6 +13,7 @@ class Recipe:
     """What ``train`` and ``train --check`` do, as one value: the same recipe gives the same model."""
 
     variant: str = "lite0"
+    input_size: int | None = None  # None: the variant's own (224, 240, 260); any size runs, a smaller one costs less
     views: int = 1  # clean + augmented views per image
     head: str = "mlp"  # "mlp" or "linear"
     members: int = 5  # MLP heads averaged into one
@@ -24,7 +25,8 @@ class Recipe:
     representative: int = 256  # training images that set int8's activation ranges
 
     def describe(self) -> str:
-        return f"{self.variant}, {self.views} view(s), {self.head} head, {self.quantization}, seed {self.seed}"
+        size = f" at {self.input_size} px" if self.input_size else ""
+        return f"{self.variant}{size}, {self.views} view(s), {self.head} head, {self.quantization}, seed {self.seed}"
 
     def as_dict(self) -> dict:
         return dict(self.__dict__)

@@ -30,7 +30,7 @@ from medpic.model.preprocess import RESAMPLE, SCALE_DIVISOR, SCALE_OFFSET
 from medpic.settings import Settings
 
 __all__ = ["train", "fit_recipe", "fit_metrics", "cross_validate", "fit_on", "fit_modality_on", "emphasis_of", "Recipe",
-           "TrainResult", "RecipeFit"]
+           "TrainResult", "RecipeFit", "input_size_of"]
 
 log = logging.getLogger(__name__)
 
@@ -125,15 +125,21 @@ def _dense_stack(x, layers: list, prefix: str):
     return x
 
 
-def build_serving_model(variant: str, head: Head, modality: ModalityHead | None = None):
+def input_size_of(recipe: Recipe) -> int:
+    """The recipe's input size in pixels: its own, else its backbone's."""
+    return recipe.input_size or SPECS[recipe.variant].input_size
+
+
+def build_serving_model(variant: str, head: Head, modality: ModalityHead | None = None, *,
+                        input_size: int | None = None):
     """The whole network, image -> ``[medical logit, modality logits...]``, and the heads alone
-    as a Keras model over the feature vector."""
+    as a Keras model over the feature vector; at ``input_size`` (default: the variant's own)."""
     import keras
 
     from medpic.training.backbone import build_backbone
     from medpic.training.features import feature_network
 
-    features = feature_network(build_backbone(variant), stage_taps(variant))
+    features = feature_network(build_backbone(variant, input_size=input_size), stage_taps(variant))
     x = keras.Input((features.output.shape[-1],), name="features")
     outputs = _dense_stack(x, head.layers(), "medical")
     if modality is not None:
@@ -159,7 +165,7 @@ def _save_keras(model, head_model, out_dir: Path) -> str:
     return "head.keras"
 
 
-def _serving_drift(tflite_path: Path, examples: list, training_outputs: np.ndarray, *, variant: str,
+def _serving_drift(tflite_path: Path, examples: list, training_outputs: np.ndarray, *, input_size: int,
                    threads: int, quantization: str) -> dict:
     """The serving path (decode -> preprocess -> TFLite) must reproduce the training path's outputs.
 
@@ -171,7 +177,7 @@ def _serving_drift(tflite_path: Path, examples: list, training_outputs: np.ndarr
     from medpic.training.data import load_example
 
     runtime = TFLiteRuntime(tflite_path, threads=threads)
-    served = runtime(preprocess_batch([load_example(e) for e in examples], SPECS[variant].input_size))
+    served = runtime(preprocess_batch([load_example(e) for e in examples], input_size))
     expected = training_outputs.reshape(served.shape)
     medical = expected[:, 0] > 0
     drift = {"rows": len(examples), "max_logit_diff": round(float(np.abs(served - expected).max()), 6),
@@ -196,8 +202,7 @@ def _representative(fit: "RecipeFit", count: int) -> np.ndarray:
     rows = np.flatnonzero(~fit.val)
     keys = [(int(fit.labels[i]), fit.sources[i]) for i in rows]
     chosen = rows[stratified_subset(keys, count, seed=fit.recipe.seed)]
-    size = SPECS[fit.recipe.variant].input_size
-    return np.stack([preprocess(load_example(fit.examples[i]), size) for i in chosen])
+    return np.stack([preprocess(load_example(fit.examples[i]), input_size_of(fit.recipe)) for i in chosen])
 
 
 def _model_config(recipe: Recipe, fit: "RecipeFit", keras_file: str, trained_on: dict, metrics: dict) -> ModelConfig:
@@ -206,7 +211,7 @@ def _model_config(recipe: Recipe, fit: "RecipeFit", keras_file: str, trained_on:
         name=f"medpic-{variant}",
         version=__version__,
         backbone=variant,
-        input_size=SPECS[variant].input_size,
+        input_size=input_size_of(recipe),
         labels=LABELS,
         modalities=fit.modality.classes,
         modality_temperature=round(fit.modality_temperature, 6),
@@ -289,7 +294,7 @@ def fit_recipe(settings: Settings, recipe: Recipe = Recipe()) -> RecipeFit:
     val = random_split(examples, seed=recipe.seed)
     folds = source_folds(examples, folds=FOLDS, seed=recipe.seed)
     feats = extract_views(examples, variant=recipe.variant, views=recipe.views, cache_dir=settings.cache_dir,
-                          seed=recipe.seed)
+                          seed=recipe.seed, input_size=input_size_of(recipe))
 
     log.info("leave-sources-out cross-validation (%d folds, %s)", FOLDS, recipe.describe())
     emphasis = emphasis_of(recipe, examples)
@@ -381,7 +386,7 @@ def train(settings: Settings, *, out_dir: Path, recipe: Recipe = Recipe()) -> Tr
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model, head_model = build_serving_model(recipe.variant, fit.head, fit.modality)
+    model, head_model = build_serving_model(recipe.variant, fit.head, fit.modality, input_size=input_size_of(recipe))
     representative = _representative(fit, recipe.representative) if recipe.quantization != "float32" else None
     tflite_path = to_tflite(model, out_dir / "model.tflite", quantization=recipe.quantization,
                             representative=representative)
@@ -390,7 +395,7 @@ def train(settings: Settings, *, out_dir: Path, recipe: Recipe = Recipe()) -> Tr
     check_rows = np.flatnonzero(val)[:256]  # enough that a few verdicts near 0.5 cannot swing the share
     clean = fit.feats[0][check_rows]
     expected = np.column_stack([fit.head.logits(clean), fit.modality.logits(clean)])
-    drift = _serving_drift(tflite_path, [examples[i] for i in check_rows], expected, variant=recipe.variant,
+    drift = _serving_drift(tflite_path, [examples[i] for i in check_rows], expected, input_size=input_size_of(recipe),
                            threads=settings.threads, quantization=recipe.quantization)
     trained_on = {
         "dataset": str(settings.dataset_dir.name), **_provenance(fit.manifest),

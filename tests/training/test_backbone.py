@@ -36,3 +36,13 @@ def test_feature_taps_end_each_stage():
     from medpic.training.features import FEATURE_TAPS
 
     assert stage_taps("lite0") == FEATURE_TAPS
+
+
+@pytest.mark.slow
+def test_a_larger_variant_runs_at_a_smaller_input_size(cat):
+    """The shipped recipe runs Lite2 (trained for 260 px) at 224: the network is fully
+    convolutional, so only the input changes and ImageNet still sees the cat."""
+    model = build_backbone("lite2", with_imagenet_head=True, input_size=224)
+    assert model.input_shape == (None, 224, 224, 3)
+    logits = model.predict(preprocess(cat, 224)[None], verbose=0)[0]
+    assert set(np.argsort(-logits)[:3].tolist()) <= CAT_CLASSES

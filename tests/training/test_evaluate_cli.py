@@ -190,8 +190,10 @@ def test_train_check_measures_the_recipe_on_folds_and_writes_no_model(tmp_path, 
     shipped = (BUNDLED_MODEL_DIR / "model.tflite").stat().st_mtime_ns
 
     assert main(["train", "--check", "--dataset", str(dataset), "--out", str(tmp_path / "m")]) == 2
-    assert main(["train", "--check", "--dataset", str(dataset), "--views", "1", "--variant", "lite0"]) == 0
+    assert main(["train", "--check", "--dataset", str(dataset), "--views", "1", "--variant", "lite0",
+                 "--input-size", "192"]) == 0
     printed = capsys.readouterr().out
+    assert "recipe: lite0 at 192 px, 1 view(s)" in printed  # the features were computed at that size
     out = tmp_path / "reports" / "train-check"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["leave_sources_out"]["n"] == 48 and metrics["random_split"]["n"] == 6

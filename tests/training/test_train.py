@@ -9,7 +9,7 @@ from PIL import Image
 from medpic.model.classifier import Classifier
 from medpic.model.config import ModelConfig
 from medpic.training.recipe import Recipe
-from medpic.training.train import train
+from medpic.training.train import input_size_of, train
 from medpic.settings import Settings
 
 
@@ -63,3 +63,8 @@ def test_train_exports_a_model_that_serves(tmp_path, retina, histology, ct_slice
     assert preds[0].modality == "ophthalmology" and 0 < preds[0].modality_confidence <= 1
     assert preds[1].modality == "" and preds[1].modality_confidence is None
     assert "ophthalmology" in classifier.describe()["modality"]
+
+
+def test_a_recipe_runs_at_its_backbones_own_size_unless_told_otherwise():
+    assert [input_size_of(Recipe(variant=v)) for v in ("lite0", "lite1", "lite2")] == [224, 240, 260]
+    assert input_size_of(Recipe(variant="lite2", input_size=224)) == 224
