@@ -107,6 +107,8 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple | Ensemble]:
                                                     "lite2 mlp x5 hard x2")),
         "ensemble lite0 + lite1@224": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite1@224 mlp x5 hard x2")),
         "ensemble lite0 + lite2@224": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite2@224 mlp x5 hard x2")),
+        "lite2@192 mlp x5 hard x2": (("lite2@192",), 1, mlp(5, emphasis=2.0)),
+        "ensemble lite0 + lite2@192": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite2@192 mlp x5 hard x2")),
     }
 
 
