@@ -109,6 +109,10 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple | Ensemble]:
         "ensemble lite0 + lite2@224": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite2@224 mlp x5 hard x2")),
         "lite2@192 mlp x5 hard x2": (("lite2@192",), 1, mlp(5, emphasis=2.0)),
         "ensemble lite0 + lite2@192": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite2@192 mlp x5 hard x2")),
+        "lite0 mlp x5 128 units hard x2": (("lite0",), 1, mlp(5, emphasis=2.0, hidden=128)),
+        "lite2@192 mlp x5 128 units hard x2": (("lite2@192",), 1, mlp(5, emphasis=2.0, hidden=128)),
+        "ensemble lite0 + lite2@192, 128 units": Ensemble(("lite0 mlp x5 128 units hard x2",
+                                                           "lite2@192 mlp x5 128 units hard x2")),
     }
 
 
