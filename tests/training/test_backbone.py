@@ -40,8 +40,8 @@ def test_feature_taps_end_each_stage():
 
 @pytest.mark.slow
 def test_a_larger_variant_runs_at_a_smaller_input_size(cat):
-    """The shipped recipe runs Lite2 (trained for 260 px) at 224: the network is fully
-    convolutional, so only the input changes and ImageNet still sees the cat."""
+    """Lite2 (trained for 260 px) can run at 224, as ``bench/recipes.py``'s ``lite2@224`` does:
+    the network is fully convolutional, so only the input changes and ImageNet still sees the cat."""
     model = build_backbone("lite2", with_imagenet_head=True, input_size=224)
     assert model.input_shape == (None, 224, 224, 3)
     logits = model.predict(preprocess(cat, 224)[None], verbose=0)[0]

@@ -188,12 +188,24 @@ def test_train_check_measures_the_recipe_on_folds_and_writes_no_model(tmp_path, 
     monkeypatch.setenv("MEDPIC_REPORTS_DIR", str(tmp_path / "reports"))
     monkeypatch.setenv("MEDPIC_CACHE_DIR", str(tmp_path / "cache"))
     shipped = (BUNDLED_MODEL_DIR / "model.tflite").stat().st_mtime_ns
+    from medpic.training import backbone
+
+    built_at = []  # the input size of every backbone the check builds
+    real_build = backbone.build_backbone
+
+    def recording_build(variant, **kwargs):
+        model = real_build(variant, **kwargs)
+        built_at.append(model.input_shape[1])
+        return model
+
+    monkeypatch.setattr(backbone, "build_backbone", recording_build)
 
     assert main(["train", "--check", "--dataset", str(dataset), "--out", str(tmp_path / "m")]) == 2
     assert main(["train", "--check", "--dataset", str(dataset), "--views", "1", "--variant", "lite0",
                  "--input-size", "192"]) == 0
     printed = capsys.readouterr().out
-    assert "recipe: lite0 at 192 px, 1 view(s)" in printed  # the features were computed at that size
+    assert "recipe: lite0 at 192 px, 1 view(s)" in printed
+    assert built_at == [192]  # the features were computed by a backbone at that size
     out = tmp_path / "reports" / "train-check"
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["leave_sources_out"]["n"] == 48 and metrics["random_split"]["n"] == 6
