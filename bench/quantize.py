@@ -47,7 +47,7 @@ def main() -> None:
     modalities = np.array([e.modality if e.label else "" for e in examples], dtype=object)
     folds = source_folds(examples, folds=FOLDS, seed=recipe.seed)
     feats = extract_views(examples, variant=recipe.variant, views=recipe.views, cache_dir=settings.cache_dir,
-                          seed=recipe.seed, input_size=recipe.input_size)
+                          seed=recipe.seed, input_size=input_size_of(recipe))
     size = input_size_of(recipe)
     emphasis = emphasis_of(recipe, examples)
     args.out.mkdir(parents=True, exist_ok=True)

@@ -23,7 +23,7 @@ import numpy as np
 
 from medpic.training.torch_pickle import load_state_dict
 
-__all__ = ["BackboneSpec", "SPECS", "weights_path", "build_backbone", "stage_taps"]
+__all__ = ["BackboneSpec", "SPECS", "weights_path", "build_backbone", "stage_taps", "network_size"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,12 @@ SPECS: dict[str, BackboneSpec] = {
 _STAGE_STRIDES = (1, 2, 2, 2, 1, 2, 1)
 _BN_EPSILON = 1e-3
 EMBEDDING_DIM = 1280
+
+
+def network_size(variant: str, requested: int | None = None) -> int:
+    """The input size a network of ``variant`` is built at: ``requested``, else the variant's own
+    (the one rule every builder, cache and exporter follows)."""
+    return requested or SPECS[variant].input_size
 
 
 def weights_path(variant: str = "lite0") -> Path:
@@ -133,10 +139,9 @@ def build_backbone(variant: str = "lite0", *, with_imagenet_head: bool = False, 
     """
     import keras
 
-    spec = SPECS[variant]
     state = _state(variant)
     build = _Builder(state)
-    size = input_size or spec.input_size
+    size = network_size(variant, input_size)
     inputs = keras.Input((size, size, 3), name="image")
     x = build.bn_relu6(build.conv(inputs, "_conv_stem", 3, stride=2), "_bn0")
     stage = 0

@@ -70,10 +70,10 @@ def extract_views(
     """Feature arrays for views ``0..views-1`` in manifest order, computed or read from cache;
     with ``mirror``, of each view flipped left to right (the test-time-flip experiment); at the
     variant's own input size unless ``input_size`` is given."""
-    from medpic.training.backbone import SPECS, stage_taps
+    from medpic.training.backbone import network_size, stage_taps
 
     taps = taps or stage_taps(variant)
-    size = input_size or SPECS[variant].input_size
+    size = network_size(variant, input_size)
     fingerprint = json.dumps([variant, size, list(taps), seed, [str(e.path) for e in examples]])
     folder = Path(cache_dir) / "features" / f"{variant}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
     folder.mkdir(parents=True, exist_ok=True)

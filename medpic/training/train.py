@@ -17,7 +17,7 @@ import numpy as np
 
 from medpic.version import __version__
 from medpic.errors import TrainingError
-from medpic.training.backbone import SPECS, stage_taps
+from medpic.training.backbone import network_size, stage_taps
 from medpic.model.config import ModelConfig
 from medpic.training.data import (LABELS, Example, Manifest, is_hard_negative, random_split, read_manifest,
                                   source_folds)
@@ -127,7 +127,7 @@ def _dense_stack(x, layers: list, prefix: str):
 
 def input_size_of(recipe: Recipe) -> int:
     """The recipe's input size in pixels: its own, else its backbone's."""
-    return recipe.input_size or SPECS[recipe.variant].input_size
+    return network_size(recipe.variant, recipe.input_size)
 
 
 def build_serving_model(variant: str, head: Head, modality: ModalityHead | None = None, *,
