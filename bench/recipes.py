@@ -69,7 +69,7 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple | Ensemble]:
             x, y, s, members=members, seed=seed, hidden=hidden, epochs=epochs, smoothing=smoothing,
             emphasis=np.where(hard[rows], emphasis, 1.0), source_power=source_power)
 
-    def shipped_plus_linear(x, y, s, rows):
+    def lite0_plus_linear(x, y, s, rows):
         return BlendHead(mlp(5, emphasis=2.0)(x, y, s, rows), linear(x, y, s, rows), linear_weight=0.2)
 
     return {
@@ -83,10 +83,10 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple | Ensemble]:
         "lite0 mlp 2 views": (("lite0",), 2, mlp(1)),
         "lite0+lite1 mlp": (("lite0", "lite1"), 1, mlp(1)),
         "lite0 mlp x5": (("lite0",), 1, mlp(5)),
-        "lite0 mlp x5 hard x2 (shipped)": (("lite0",), 1, mlp(5, emphasis=2.0)),
+        "lite0 mlp x5 hard x2": (("lite0",), 1, mlp(5, emphasis=2.0)),
         "lite0 mlp x5 hard x3": (("lite0",), 1, mlp(5, emphasis=3.0)),
         "lite0 mlp x10 128 units hard x2": (("lite0",), 1, mlp(10, emphasis=2.0, hidden=128)),
-        "lite0 mlp x5 hard x2 + linear": (("lite0",), 1, shipped_plus_linear),
+        "lite0 mlp x5 hard x2 + linear": (("lite0",), 1, lite0_plus_linear),
         "lite0 mlp x5 hard x2 label smoothing 0.1": (("lite0",), 1, mlp(5, emphasis=2.0, smoothing=0.1)),
         "lite0 mlp x5 hard x2 seeds 5-9": (("lite0",), 1, mlp(5, seed=5, emphasis=2.0)),
         "lite0 mlp x5 hard x2 epochs 60": (("lite0",), 1, mlp(5, emphasis=2.0, epochs=60)),
@@ -100,27 +100,32 @@ def recipes(kinds: np.ndarray) -> dict[str, tuple | Ensemble]:
         "lite2@224 mlp x5 hard x2": (("lite2@224",), 1, mlp(5, emphasis=2.0)),
         "lite2@224 mlp x5 hard x2 seeds 5-9": (("lite2@224",), 1, mlp(5, seed=5, emphasis=2.0)),
         "lite2@224 mlp x5 hard x3": (("lite2@224",), 1, mlp(5, emphasis=3.0)),
-        "ensemble lite0 + lite1": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite1 mlp x5 hard x2")),
-        "ensemble lite0 + lite2": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite2 mlp x5 hard x2")),
+        "ensemble lite0 + lite1": Ensemble(("lite0 mlp x5 hard x2", "lite1 mlp x5 hard x2")),
+        "ensemble lite0 + lite2": Ensemble(("lite0 mlp x5 hard x2", "lite2 mlp x5 hard x2")),
         "ensemble lite1 + lite2": Ensemble(("lite1 mlp x5 hard x2", "lite2 mlp x5 hard x2")),
-        "ensemble lite0 + lite1 + lite2": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite1 mlp x5 hard x2",
+        "ensemble lite0 + lite1 + lite2": Ensemble(("lite0 mlp x5 hard x2", "lite1 mlp x5 hard x2",
                                                     "lite2 mlp x5 hard x2")),
-        "ensemble lite0 + lite1@224": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite1@224 mlp x5 hard x2")),
-        "ensemble lite0 + lite2@224": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite2@224 mlp x5 hard x2")),
+        "ensemble lite0 + lite1@224": Ensemble(("lite0 mlp x5 hard x2", "lite1@224 mlp x5 hard x2")),
+        "ensemble lite0 + lite2@224": Ensemble(("lite0 mlp x5 hard x2", "lite2@224 mlp x5 hard x2")),
         "lite2@192 mlp x5 hard x2": (("lite2@192",), 1, mlp(5, emphasis=2.0)),
-        "ensemble lite0 + lite2@192": Ensemble(("lite0 mlp x5 hard x2 (shipped)", "lite2@192 mlp x5 hard x2")),
+        "ensemble lite0 + lite2@192": Ensemble(("lite0 mlp x5 hard x2", "lite2@192 mlp x5 hard x2")),
         "lite0 mlp x5 128 units hard x2": (("lite0",), 1, mlp(5, emphasis=2.0, hidden=128)),
         "lite2@192 mlp x5 128 units hard x2": (("lite2@192",), 1, mlp(5, emphasis=2.0, hidden=128)),
         "ensemble lite0 + lite2@192, 128 units": Ensemble(("lite0 mlp x5 128 units hard x2",
                                                            "lite2@192 mlp x5 128 units hard x2")),
+        "lite2@192/224 mlp x5 hard x2": (("lite2@192/224",), 1, mlp(5, emphasis=2.0)),
+        "ensemble lite0 + lite2@192/224 (shipped)": Ensemble(("lite0 mlp x5 hard x2", "lite2@192/224 mlp x5 hard x2")),
     }
 
 
 def backbone_features(examples: list, name: str, *, views: int, cache_dir: Path, mirror: bool) -> list[np.ndarray]:
-    """``extract_views`` of backbone ``name``: ``lite1``, or ``lite1@224`` for Lite1 at 224 px."""
+    """``extract_views`` of backbone ``name``: ``lite1``, ``lite1@224`` for Lite1 at 224 px, or
+    ``lite2@192/224`` for Lite2 at 192 px fed 224 px pictures resized inside the network (how a
+    second backbone shares the first one's input in a shipped ensemble)."""
+    name, _, image = name.partition("/")
     variant, _, size = name.partition("@")
     return extract_views(examples, variant=variant, views=views, cache_dir=cache_dir, mirror=mirror,
-                         input_size=int(size) if size else None)
+                         input_size=int(size) if size else None, image_size=int(image) if image else None)
 
 
 def main() -> None:

@@ -45,6 +45,16 @@ def _positive(text: str) -> int:
     return value
 
 
+def _backbone(text: str) -> str:
+    from medpic.training.backbone import parse_backbone
+
+    try:
+        parse_backbone(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def _add_training_commands(sub: argparse._SubParsersAction) -> None:
     """``train`` (and its ``--check``) and ``evaluate``: the maintainers' commands, kept together."""
     from medpic.training.recipe import Recipe
@@ -58,11 +68,11 @@ def _add_training_commands(sub: argparse._SubParsersAction) -> None:
     default = Recipe()
     p.add_argument("--views", type=_positive, default=default.views,
                    help=f"clean + augmented views per image (default {default.views})")
-    p.add_argument("--variant", choices=("lite0", "lite1", "lite2"), default=default.variant,
-                   help=f"EfficientNet-Lite backbone (default {default.variant}: see the model card for why)")
-    p.add_argument("--input-size", type=_positive, default=default.input_size,
-                   help="pixels of the square input (default: the variant's own, 224, 240 or 260; "
-                        "the network runs at any size, and costs less at a smaller one)")
+    p.add_argument("--backbones", nargs="+", type=_backbone, default=default.backbones, metavar="NAME",
+                   help=f"EfficientNet-Lite backbones, one medical head each, logits averaged: lite0, lite1, "
+                        f"lite2, each optionally @SIZE in pixels (lite2@192); the first one's size is the "
+                        f"model's input, the others resize it inside the network "
+                        f"(default {' '.join(default.backbones)}: see the model card for why)")
     p.add_argument("--head", choices=("mlp", "linear"), default=default.head,
                    help=f"the medical head (default {default.head})")
     p.add_argument("--seed", type=int, default=0)
@@ -278,8 +288,7 @@ def cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     from medpic.training.recipe import Recipe
 
     settings = settings.with_(dataset_dir=args.dataset or settings.dataset_dir)
-    recipe = Recipe(variant=args.variant, input_size=args.input_size, views=args.views, head=args.head,
-                    seed=args.seed)
+    recipe = Recipe(backbones=tuple(args.backbones), views=args.views, head=args.head, seed=args.seed)
     if args.check:
         from medpic.training.check import check_recipe
 

@@ -105,6 +105,9 @@ class Settings:
     threads: int = 0
     # Images per inference batch (MEDPIC_BATCH_SIZE).
     batch_size: int = 32
+    # Images the model runs at once inside a batch (MEDPIC_MODEL_GROUP): a group reads the heads'
+    # weights once for all its images; 1 runs one image at a time (model.runtime.TFLiteRuntime).
+    model_group: int = 4
     # Largest image we decode, in pixels (MEDPIC_MAX_PIXELS): decompression bombs stop here.
     max_pixels: int = 50_000_000
     # Largest image file we read, in bytes (MEDPIC_MAX_IMAGE_BYTES).
@@ -200,6 +203,7 @@ class Settings:
     _INTS: ClassVar[tuple[tuple, ...]] = (
         ("threads", "MEDPIC_THREADS", 0),
         ("batch_size", "MEDPIC_BATCH_SIZE"),
+        ("model_group", "MEDPIC_MODEL_GROUP"),
         ("max_pixels", "MEDPIC_MAX_PIXELS"),
         ("max_image_bytes", "MEDPIC_MAX_IMAGE_BYTES"),
         ("navigation_timeout_s", "MEDPIC_NAV_TIMEOUT"),

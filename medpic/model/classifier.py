@@ -66,7 +66,7 @@ class Classifier:
         started = time.perf_counter()
         location = resolve_model(settings)
         config = check_folder(location.path)
-        runtime = TFLiteRuntime(location.path / config.model_file, threads=settings.threads)
+        runtime = TFLiteRuntime(location.path / config.model_file, threads=settings.threads, group=settings.model_group)
         if runtime.outputs not in (1, config.outputs):
             raise ModelError(f"{config.model_file} in {str(location.path)!r} has {runtime.outputs} outputs; "
                              f"config.json describes {config.outputs}")

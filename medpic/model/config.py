@@ -20,7 +20,7 @@ class ModelConfig:
 
     name: str
     version: str
-    backbone: str  # "lite0", "lite1", "lite2"
+    backbone: str  # "lite0", or several joined by "+" ("lite0+lite2@192"): see training.backbone.parse_backbone
     input_size: int
     labels: tuple[str, ...] = ("non-medical", "medical")
     # The modality head's classes, in the order of the model's outputs 1..K; empty for a model

@@ -66,26 +66,32 @@ def available_cpus() -> int:
 
 
 class TFLiteRuntime:
-    """Runs a single-input, single-output TFLite model on float batches, one image at a time.
+    """Runs a single-input, single-output TFLite model on float batches.
 
     The output is a vector per image: the medical logit, then the modality logits of a two-head
     model (one column for an older, single-head one).
 
-    Batch 1 is the fastest TFLite shape on CPU and never needs a tensor resize, so every call
-    reuses the same allocated interpreter; a lock makes it safe to share between threads.
+    Whole groups of ``group`` images go through an interpreter sized for a group, the rest one at
+    a time through one sized for a single image, so no call computes padding and no tensor is ever
+    resized after loading. A group reads the dense heads' weights (20 MB for two backbones) once
+    for all its images: 4 at a time ran the two-backbone model at 418-432 images/s against 354-397
+    one at a time (raw inference, 2 cores). A model whose batch dimension is fixed runs one at a
+    time. A lock makes the runtime safe to share between threads.
     """
 
-    def __init__(self, path: str | Path, *, threads: int = 0) -> None:
+    def __init__(self, path: str | Path, *, threads: int = 0, group: int = 1) -> None:
         cls, self.engine = _interpreter_class()
-        try:
-            with _native_stderr_to_log():
-                self._interpreter = cls(model_path=str(path), num_threads=threads or available_cpus())
-                self._interpreter.allocate_tensors()
-                self._interpreter.invoke()  # the delegate is applied lazily, on the first run
-        except (ValueError, RuntimeError) as exc:
-            raise ModelError(f"cannot load model file {str(path)!r}: {exc}") from exc
-        inp = self._interpreter.get_input_details()[0]
-        out = self._interpreter.get_output_details()[0]
+        path = Path(path)
+        self._single = _load(cls, path, threads, 1)
+        self._grouped = None
+        if group > 1:
+            try:
+                self._grouped = _load(cls, path, threads, group)
+            except ModelError as exc:
+                log.info("%s runs one image at a time: %s", path.name, exc.reason)
+        self.group = group if self._grouped is not None else 1
+        inp = self._single.get_input_details()[0]
+        out = self._single.get_output_details()[0]
         self._input, self._output = inp["index"], out["index"]
         self.input_shape = tuple(int(d) for d in inp["shape"][1:])
         self.outputs = int(np.prod(out["shape"][1:], dtype=np.int64)) if len(out["shape"]) > 1 else 1
@@ -96,9 +102,29 @@ class TFLiteRuntime:
         if batch.ndim != 4 or tuple(batch.shape[1:]) != self.input_shape:
             raise ModelError(f"expected a batch of shape (N, {self.input_shape}), got {batch.shape}")
         out = np.empty((len(batch), self.outputs), np.float32)
+        grouped = len(batch) - len(batch) % self.group if self._grouped is not None else 0
         with self._lock:
-            for i in range(len(batch)):
-                self._interpreter.set_tensor(self._input, batch[i : i + 1].astype(np.float32, copy=False))
-                self._interpreter.invoke()
-                out[i] = self._interpreter.get_tensor(self._output).reshape(-1)
+            for start in [*range(0, grouped, self.group), *range(grouped, len(batch))]:
+                interpreter, stop = (self._grouped, start + self.group) if start < grouped else (self._single, start + 1)
+                interpreter.set_tensor(self._input, batch[start:stop].astype(np.float32, copy=False))
+                interpreter.invoke()
+                out[start:stop] = interpreter.get_tensor(self._output).reshape(stop - start, -1)
         return out
+
+
+def _load(cls, path: Path, threads: int, images: int):
+    """An interpreter for ``images`` at a time, allocated and run once (the delegate is applied
+    lazily, on the first run)."""
+    try:
+        with _native_stderr_to_log():
+            interpreter = cls(model_path=str(path), num_threads=threads or available_cpus())
+            if images > 1:
+                detail = interpreter.get_input_details()[0]
+                shape = np.array(detail["shape"])
+                shape[0] = images
+                interpreter.resize_tensor_input(detail["index"], shape, strict=True)
+            interpreter.allocate_tensors()
+            interpreter.invoke()
+    except (ValueError, RuntimeError) as exc:
+        raise ModelError(f"cannot load model file {str(path)!r}: {exc}") from exc
+    return interpreter

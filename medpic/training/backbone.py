@@ -23,7 +23,8 @@ import numpy as np
 
 from medpic.training.torch_pickle import load_state_dict
 
-__all__ = ["BackboneSpec", "SPECS", "weights_path", "build_backbone", "stage_taps", "network_size"]
+__all__ = ["BackboneSpec", "SPECS", "weights_path", "build_backbone", "stage_taps", "network_size", "parse_backbone",
+           "model_input_size"]
 
 
 @dataclass(frozen=True)
@@ -52,6 +53,24 @@ def network_size(variant: str, requested: int | None = None) -> int:
     """The input size a network of ``variant`` is built at: ``requested``, else the variant's own
     (the one rule every builder, cache and exporter follows)."""
     return requested or SPECS[variant].input_size
+
+
+def parse_backbone(name: str) -> tuple[str, int]:
+    """``"lite2@192"`` -> ``("lite2", 192)``; ``"lite0"`` -> ``("lite0", 224)``, its own size.
+
+    The one spelling of "which network at which size" that recipes, the CLI and model configs share."""
+    variant, at, size = name.partition("@")
+    if variant not in SPECS:
+        raise ValueError(f"unknown backbone {name!r}: one of {', '.join(SPECS)}, optionally @SIZE (lite2@192)")
+    if at and not (size.isdigit() and 32 <= int(size) <= 1024):
+        raise ValueError(f"backbone {name!r}: the size after @ must be a whole number of pixels from 32 to 1024")
+    return variant, network_size(variant, int(size) if size else None)
+
+
+def model_input_size(backbones: tuple[str, ...]) -> int:
+    """The size pictures are preprocessed to for a model of ``backbones``: the first one's; the
+    others resize that input inside the network, so serving prepares one picture per image."""
+    return parse_backbone(backbones[0])[1]
 
 
 def weights_path(variant: str = "lite0") -> Path:

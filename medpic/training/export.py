@@ -14,12 +14,13 @@ import numpy as np
 
 from medpic.errors import TrainingError
 
-__all__ = ["to_tflite", "tflite_matches", "QUANTIZATIONS"]
+__all__ = ["to_tflite", "tflite_matches", "float16_dense_weights", "QUANTIZATIONS"]
 
 
 QUANTIZATIONS = ("float32", "int8", "int8-backbone")
 # What "int8-backbone" keeps in float32: the feature vector mixes ranges (a mean near 1 beside a
 # max near 40) that one int8 scale cannot hold, and the heads' logits need more than 256 levels.
+# The heads' weight matrices are stored as float16 (``float16_dense_weights``) and computed in float32.
 FLOAT_OPS = ("MEAN", "REDUCE_MAX", "CONCATENATION", "FULLY_CONNECTED")
 
 
@@ -53,12 +54,58 @@ def to_tflite(model, path: Path, *, quantization: str = "float32", representativ
                 debugger = tf.lite.experimental.QuantizationDebugger(
                     converter=converter, debug_dataset=converter.representative_dataset, debug_options=options)
                 data = debugger.get_nondebug_quantized_model()
+    if quantization == "int8-backbone":
+        data = float16_dense_weights(data)
     path = Path(path)
     with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".tmp", delete=False) as f:
         f.write(data)
     Path(f.name).chmod(0o644)
     Path(f.name).replace(path)  # overwrite in place, atomically
     return path
+
+
+def float16_dense_weights(data: bytes, *, min_elements: int = 4096) -> bytes:
+    """The same TFLite model with the float32 weight matrices of its dense layers stored as float16,
+    each behind a DEQUANTIZE op: the pattern TFLite's own float16 quantization writes, which LiteRT
+    expands back to float32 once, at load. The heads are most of the file (a 5 x 256-unit MLP over
+    Lite0's 2,176 features is 11 MB in float32): this halves them, so two backbones' heads fit the
+    30 MB the model folder may use, while the arithmetic stays float32 (logits move by about 1e-3).
+    Matrices under ``min_elements`` are left as they are."""
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    if schema.BuiltinOperator.DEQUANTIZE not in codes:
+        code = schema.OperatorCodeT()
+        code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.DEQUANTIZE
+        code.version = 3  # float16 -> float32
+        model.operatorCodes.append(code)
+        codes.append(schema.BuiltinOperator.DEQUANTIZE)
+    dequantize = codes.index(schema.BuiltinOperator.DEQUANTIZE)
+    for graph in model.subgraphs:
+        operators = []
+        for op in graph.operators:
+            weight = graph.tensors[op.inputs[1]] if codes[op.opcodeIndex] == schema.BuiltinOperator.FULLY_CONNECTED \
+                else None
+            buffer = model.buffers[weight.buffer] if weight is not None else None
+            if (weight is not None and weight.type == schema.TensorType.FLOAT32 and buffer.data is not None
+                    and len(buffer.data) >= 4 * min_elements):
+                half = schema.BufferT()
+                half.data = np.frombuffer(bytes(buffer.data), np.float32).astype(np.float16).view(np.uint8)
+                model.buffers.append(half)
+                stored = schema.TensorT()
+                stored.name, stored.shape = weight.name + b"_float16", weight.shape
+                stored.type = schema.TensorType.FLOAT16
+                stored.buffer = len(model.buffers) - 1
+                graph.tensors.append(stored)
+                buffer.data = None  # the float32 tensor is now DEQUANTIZE's output, computed at load
+                expand = schema.OperatorT()
+                expand.opcodeIndex, expand.inputs, expand.outputs = dequantize, [len(graph.tensors) - 1], [op.inputs[1]]
+                operators.append(expand)
+            operators.append(op)
+        graph.operators = operators
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
 
 
 def tflite_matches(model, tflite_path: Path, batch: np.ndarray, *, atol: float = 1e-3) -> float:

@@ -32,18 +32,28 @@ __all__ = ["FEATURE_TAPS", "feature_network", "extract_views", "view_image"]
 FEATURE_TAPS = ("blocks_2_add", "blocks_4_add", "blocks_7_add", "blocks_10_add", "blocks_14_add")
 
 
-def feature_network(backbone, taps: tuple[str, ...]):
-    """Image -> concatenated ``[embedding, avg(tap_1), max(tap_1), ...]`` as one Keras model."""
+def feature_network(backbone, taps: tuple[str, ...], *, image_size: int | None = None, name: str = "medpic_features"):
+    """Image -> concatenated ``[embedding, avg(tap_1), max(tap_1), ...]`` as one Keras model.
+
+    With ``image_size`` other than the backbone's own, the model takes ``image_size`` pictures and
+    resizes them (bilinear) inside the network: several backbones of one model share one
+    preprocessed input, and training computes their features through the very same resize."""
     import keras
     from keras import layers
 
     parts = [backbone.output]
-    for name in taps:
-        out = backbone.get_layer(name).output
-        parts.append(layers.GlobalAveragePooling2D(name=f"{name}_avg")(out))
-        parts.append(layers.GlobalMaxPooling2D(name=f"{name}_max")(out))
+    for tap in taps:
+        out = backbone.get_layer(tap).output
+        parts.append(layers.GlobalAveragePooling2D(name=f"{tap}_avg")(out))
+        parts.append(layers.GlobalMaxPooling2D(name=f"{tap}_max")(out))
     features = layers.Concatenate(name="features")(parts)
-    return keras.Model(backbone.input, features, name="medpic_features")
+    size = backbone.input.shape[1]
+    if image_size is None or image_size == size:
+        return keras.Model(backbone.input, features, name=name)
+    inner = keras.Model(backbone.input, features, name=f"{name}_at_{size}")
+    image = keras.Input((image_size, image_size, 3), name=f"{name}_image")
+    resized = layers.Resizing(size, size, interpolation="bilinear", name=f"{name}_resize")(image)
+    return keras.Model(image, inner(resized), name=name)
 
 
 def view_image(example: Example, view: int, seed: int):
@@ -66,15 +76,19 @@ def extract_views(
     taps: tuple[str, ...] | None = None,
     mirror: bool = False,
     input_size: int | None = None,
+    image_size: int | None = None,
 ) -> list[np.ndarray]:
     """Feature arrays for views ``0..views-1`` in manifest order, computed or read from cache;
     with ``mirror``, of each view flipped left to right (the test-time-flip experiment); at the
-    variant's own input size unless ``input_size`` is given."""
+    variant's own input size unless ``input_size`` is given, from pictures preprocessed at
+    ``image_size`` (default: the network's size) and resized inside the network as serving does."""
     from medpic.training.backbone import network_size, stage_taps
 
     taps = taps or stage_taps(variant)
     size = network_size(variant, input_size)
-    fingerprint = json.dumps([variant, size, list(taps), seed, [str(e.path) for e in examples]])
+    image_size = image_size or size
+    key = [variant, size, list(taps), seed, [str(e.path) for e in examples]]
+    fingerprint = json.dumps(key if image_size == size else [*key, image_size])
     folder = Path(cache_dir) / "features" / f"{variant}-{hashlib.sha256(fingerprint.encode()).hexdigest()[:12]}"
     folder.mkdir(parents=True, exist_ok=True)
     network = forward = None
@@ -90,12 +104,12 @@ def extract_views(
 
             from medpic.training.backbone import build_backbone
 
-            network = feature_network(build_backbone(variant, input_size=size), taps)
+            network = feature_network(build_backbone(variant, input_size=size), taps, image_size=image_size)
             forward = tf.function(lambda x: network(x, training=False), reduce_retracing=True)
         out = np.zeros((len(examples), network.output.shape[-1]), np.float32)
         batches = [range(s, min(s + batch_size, len(examples))) for s in range(0, len(examples), batch_size)]
         flip = slice(None, None, -1 if mirror else 1)
-        loaded = prefetch(lambda b, v=view: np.stack([preprocess(view_image(examples[i], v, seed), size)[:, flip]
+        loaded = prefetch(lambda b, v=view: np.stack([preprocess(view_image(examples[i], v, seed), image_size)[:, flip]
                                                       for i in b]), batches, depth=4, workers=2)
         for idx, x in tqdm(zip(batches, loaded), total=len(batches), desc=f"features {name}", unit="batch"):
             out[idx.start : idx.stop] = forward(x).numpy()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LinearHead", "MlpHead", "ModalityHead", "source_balanced_weights", "fit_linear_head", "fit_mlp_head",
+__all__ = ["LinearHead", "MlpHead", "ModalityHead", "EnsembleHead", "source_balanced_weights", "fit_linear_head", "fit_mlp_head",
            "fit_modality_head"]
 
 
@@ -77,6 +77,28 @@ class ModalityHead:
 
     def layers(self) -> list[tuple[np.ndarray, np.ndarray, str | None]]:
         return [(self.weight, self.bias, None)]
+
+
+@dataclass(frozen=True)
+class EnsembleHead:
+    """The mean logit of one medical head per backbone, each over its own backbone's columns of the
+    concatenated feature vector (``widths``, in order).
+
+    Averaging a Lite0 head with a Lite2 head moved held-out-source accuracy more than either
+    backbone alone or one head over both feature vectors: their errors fall on different images."""
+
+    heads: tuple[LinearHead | MlpHead, ...]
+    widths: tuple[int, ...]
+
+    def parts(self, features: np.ndarray) -> list[np.ndarray]:
+        """``features`` cut into each backbone's columns."""
+        features = np.asarray(features)
+        if features.shape[1] != sum(self.widths):
+            raise ValueError(f"features have {features.shape[1]} columns, the heads read {sum(self.widths)}")
+        return np.split(features, np.cumsum(self.widths)[:-1], axis=1)
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        return np.mean([h.logits(x) for h, x in zip(self.heads, self.parts(features))], axis=0)
 
 
 def source_balanced_weights(labels: np.ndarray, sources: np.ndarray, emphasis: np.ndarray | None = None, *,

@@ -12,11 +12,12 @@ __all__ = ["Recipe"]
 class Recipe:
     """What ``train`` and ``train --check`` do, as one value: the same recipe gives the same model."""
 
-    variant: str = "lite0"
-    input_size: int | None = None  # None: the variant's own (224, 240, 260); any size runs, a smaller one costs less
+    # One medical head per backbone, their logits averaged. ``lite2@192`` is Lite2 run at 192 px:
+    # every backbone after the first is fed the first one's input, resized inside the network.
+    backbones: tuple[str, ...] = ("lite0", "lite2@192")
     views: int = 1  # clean + augmented views per image
     head: str = "mlp"  # "mlp" or "linear"
-    members: int = 5  # MLP heads averaged into one
+    members: int = 5  # MLP heads averaged into one, per backbone
     hard_negative_weight: float = 2.0  # the MLP's weight on `hard_negative` and `:stockmed` images
     seed: int = 0
     c: float = 0.005  # the linear head's inverse L2 strength
@@ -25,8 +26,8 @@ class Recipe:
     representative: int = 256  # training images that set int8's activation ranges
 
     def describe(self) -> str:
-        size = f" at {self.input_size} px" if self.input_size else ""
-        return f"{self.variant}{size}, {self.views} view(s), {self.head} head, {self.quantization}, seed {self.seed}"
+        return (f"{' + '.join(self.backbones)}, {self.views} view(s), {self.head} head, {self.quantization}, "
+                f"seed {self.seed}")
 
     def as_dict(self) -> dict:
-        return dict(self.__dict__)
+        return {**self.__dict__, "backbones": list(self.backbones)}

