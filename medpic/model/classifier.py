@@ -66,7 +66,8 @@ class Classifier:
         started = time.perf_counter()
         location = resolve_model(settings)
         config = check_folder(location.path)
-        runtime = TFLiteRuntime(location.path / config.model_file, threads=settings.threads, group=settings.model_group)
+        runtime = TFLiteRuntime(location.path / config.model_file, threads=settings.threads,
+                                group=min(settings.model_group, settings.batch_size))  # a group fills one batch at most
         if runtime.outputs not in (1, config.outputs):
             raise ModelError(f"{config.model_file} in {str(location.path)!r} has {runtime.outputs} outputs; "
                              f"config.json describes {config.outputs}")

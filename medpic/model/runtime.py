@@ -28,8 +28,8 @@ log = logging.getLogger(__name__)
 @contextmanager
 def _native_stderr_to_log() -> Iterator[None]:
     """LiteRT's C++ runtime writes "INFO: Created TensorFlow Lite XNNPACK delegate for CPU." to file
-    descriptor 2 when an interpreter is built, with no switch to turn it off. The model is built
-    once, at start-up, before any other work: for that moment fd 2 goes to a file, and what was
+    descriptor 2 when an interpreter is built, with no switch to turn it off. The model's interpreters
+    are built at start-up, before any other work: for that moment fd 2 goes to a file, and what was
     written is logged (``-v`` shows it) instead of landing in the user's terminal."""
     sys.stderr.flush()
     saved = os.dup(2)

@@ -142,6 +142,7 @@ def publish_model(folder: Path, repo: str, *, settings: Settings, private: bool 
             folder_path=str(folder),
             commit_message=f"MedPic model {config.name} {config.version}",
             allow_patterns=[CONFIG_FILE, config.model_file, *(p for p in (config.keras_file, *OPTIONAL_FILES) if p)],
+            delete_patterns=["*.keras"],  # an earlier model's Keras file; this upload's own is kept
         )
     except HfHubHTTPError as exc:
         raise ModelError(f"upload to {repo!r} failed: {exc}") from exc

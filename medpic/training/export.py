@@ -76,36 +76,51 @@ def float16_dense_weights(data: bytes, *, min_elements: int = 4096) -> bytes:
 
     model = flatbuffer_utils.convert_bytearray_to_object(bytearray(data))
     codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in model.operatorCodes]
+    converted = False
+    for graph in model.subgraphs:
+        weights = {op.inputs[1] for op in graph.operators
+                   if codes[op.opcodeIndex] == schema.BuiltinOperator.FULLY_CONNECTED and len(op.inputs) > 1}
+        expand = []
+        for index in sorted(weights):
+            weight = graph.tensors[index]
+            data32 = model.buffers[weight.buffer].data
+            if weight.type != schema.TensorType.FLOAT32 or data32 is None or len(data32) < 4 * min_elements:
+                continue
+            half = schema.BufferT()
+            half.data = np.frombuffer(bytes(data32), np.float32).astype(np.float16).view(np.uint8)
+            model.buffers.append(half)
+            stored = schema.TensorT()
+            stored.name, stored.shape, stored.type = weight.name + b"_float16", weight.shape, schema.TensorType.FLOAT16
+            stored.buffer = len(model.buffers) - 1
+            graph.tensors.append(stored)
+            model.buffers.append(schema.BufferT())  # the float32 tensor becomes DEQUANTIZE's output: no data
+            weight.buffer = len(model.buffers) - 1
+            op = schema.OperatorT()
+            op.opcodeIndex = _dequantize_code(model, codes, schema)
+            op.inputs, op.outputs = [len(graph.tensors) - 1], [index]
+            expand.append(op)
+        graph.operators = expand + list(graph.operators)  # first, before any op reads the weights
+        converted = converted or bool(expand)
+    if not converted:
+        return data
+    used = {t.buffer for g in model.subgraphs for t in g.tensors}
+    for i, buffer in enumerate(model.buffers):
+        if i not in used:
+            buffer.data = None  # a float32 matrix no tensor reads any more
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+
+
+def _dequantize_code(model, codes: list[int], schema) -> int:
+    """The index of a DEQUANTIZE operator code at version 3 or above (float16 input), added if missing."""
     if schema.BuiltinOperator.DEQUANTIZE not in codes:
         code = schema.OperatorCodeT()
         code.builtinCode = code.deprecatedBuiltinCode = schema.BuiltinOperator.DEQUANTIZE
-        code.version = 3  # float16 -> float32
+        code.version = 3
         model.operatorCodes.append(code)
         codes.append(schema.BuiltinOperator.DEQUANTIZE)
-    dequantize = codes.index(schema.BuiltinOperator.DEQUANTIZE)
-    for graph in model.subgraphs:
-        operators = []
-        for op in graph.operators:
-            weight = graph.tensors[op.inputs[1]] if codes[op.opcodeIndex] == schema.BuiltinOperator.FULLY_CONNECTED \
-                else None
-            buffer = model.buffers[weight.buffer] if weight is not None else None
-            if (weight is not None and weight.type == schema.TensorType.FLOAT32 and buffer.data is not None
-                    and len(buffer.data) >= 4 * min_elements):
-                half = schema.BufferT()
-                half.data = np.frombuffer(bytes(buffer.data), np.float32).astype(np.float16).view(np.uint8)
-                model.buffers.append(half)
-                stored = schema.TensorT()
-                stored.name, stored.shape = weight.name + b"_float16", weight.shape
-                stored.type = schema.TensorType.FLOAT16
-                stored.buffer = len(model.buffers) - 1
-                graph.tensors.append(stored)
-                buffer.data = None  # the float32 tensor is now DEQUANTIZE's output, computed at load
-                expand = schema.OperatorT()
-                expand.opcodeIndex, expand.inputs, expand.outputs = dequantize, [len(graph.tensors) - 1], [op.inputs[1]]
-                operators.append(expand)
-            operators.append(op)
-        graph.operators = operators
-    return bytes(flatbuffer_utils.convert_object_to_bytearray(model))
+    index = codes.index(schema.BuiltinOperator.DEQUANTIZE)
+    model.operatorCodes[index].version = max(model.operatorCodes[index].version, 3)
+    return index
 
 
 def tflite_matches(model, tflite_path: Path, batch: np.ndarray, *, atol: float = 1e-3) -> float:

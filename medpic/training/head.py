@@ -22,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["LinearHead", "MlpHead", "ModalityHead", "EnsembleHead", "source_balanced_weights", "fit_linear_head", "fit_mlp_head",
-           "fit_modality_head"]
+__all__ = ["LinearHead", "MlpHead", "ModalityHead", "EnsembleHead", "split_columns", "source_balanced_weights",
+           "fit_linear_head", "fit_mlp_head", "fit_modality_head"]
 
 
 def _standardise(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -90,15 +90,20 @@ class EnsembleHead:
     heads: tuple[LinearHead | MlpHead, ...]
     widths: tuple[int, ...]
 
-    def parts(self, features: np.ndarray) -> list[np.ndarray]:
-        """``features`` cut into each backbone's columns."""
-        features = np.asarray(features)
-        if features.shape[1] != sum(self.widths):
-            raise ValueError(f"features have {features.shape[1]} columns, the heads read {sum(self.widths)}")
-        return np.split(features, np.cumsum(self.widths)[:-1], axis=1)
+    def __post_init__(self) -> None:
+        if not self.heads or len(self.heads) != len(self.widths):
+            raise ValueError(f"{len(self.heads)} heads for {len(self.widths)} backbones' features")
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        return np.mean([h.logits(x) for h, x in zip(self.heads, self.parts(features))], axis=0)
+        return np.mean([h.logits(x) for h, x in zip(self.heads, split_columns(features, self.widths))], axis=0)
+
+
+def split_columns(features: np.ndarray, widths: tuple[int, ...]) -> list[np.ndarray]:
+    """``features`` (every backbone's side by side) cut into each backbone's ``widths`` columns."""
+    features = np.asarray(features)
+    if features.shape[1] != sum(widths):
+        raise ValueError(f"features have {features.shape[1]} columns, the heads read {sum(widths)}")
+    return np.split(features, np.cumsum(widths)[:-1], axis=1)
 
 
 def source_balanced_weights(labels: np.ndarray, sources: np.ndarray, emphasis: np.ndarray | None = None, *,

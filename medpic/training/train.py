@@ -24,7 +24,7 @@ from medpic.training.data import (LABELS, Example, Manifest, is_hard_negative, r
 from medpic.training.features import extract_views
 from medpic.training.recipe import Recipe
 from medpic.training.head import (EnsembleHead, LinearHead, MlpHead, ModalityHead, fit_linear_head, fit_mlp_head,
-                                 fit_modality_head)
+                                 fit_modality_head, split_columns)
 from medpic.training.metrics import (BinaryMetrics, binary_metrics, choose_threshold, fit_softmax_temperature,
                                      fit_temperature, sigmoid)
 from medpic.model.preprocess import RESAMPLE, SCALE_DIVISOR, SCALE_OFFSET
@@ -53,8 +53,7 @@ def fit_head(recipe: Recipe, features: np.ndarray, labels: np.ndarray, sources: 
 def fit_heads(recipe: Recipe, features: np.ndarray, widths: tuple[int, ...], labels: np.ndarray,
               sources: np.ndarray, emphasis: np.ndarray | None = None) -> EnsembleHead:
     """One medical head per backbone, each on its own columns of ``features``."""
-    template = EnsembleHead((), widths)
-    return EnsembleHead(tuple(fit_head(recipe, x, labels, sources, emphasis) for x in template.parts(features)),
+    return EnsembleHead(tuple(fit_head(recipe, x, labels, sources, emphasis) for x in split_columns(features, widths)),
                         widths)
 
 
@@ -188,8 +187,8 @@ MAX_FOLDER_BYTES = 30 * 1024 * 1024  # models/ stays lean: at most 30 MB in all
 
 def _save_keras(model, head_model, out_dir: Path) -> str | None:
     """The whole network as ``model.keras`` when the folder stays under 30 MB, else only the heads
-    (``head.keras``, from which ``build_serving_model`` and the backbone wheels rebuild it), else
-    none: the TFLite file is what serves, the Keras file a convenience for research."""
+    (``head.keras``, over the backbones' feature vectors), else none: the TFLite file is what
+    serves, the Keras file a convenience for research."""
     for stale in ("model.keras", "head.keras"):
         (out_dir / stale).unlink(missing_ok=True)
     for name, keras_model in (("model.keras", model), ("head.keras", head_model)):
@@ -201,7 +200,7 @@ def _save_keras(model, head_model, out_dir: Path) -> str | None:
 
 
 def _serving_drift(tflite_path: Path, examples: list, training_outputs: np.ndarray, *, input_size: int,
-                   threads: int, quantization: str) -> dict:
+                   threads: int, group: int, quantization: str) -> dict:
     """The serving path (decode -> preprocess -> TFLite) must reproduce the training path's outputs.
 
     float32 only rounds (1e-2). A quantized file moves logits by a share of their size, while a
@@ -211,7 +210,7 @@ def _serving_drift(tflite_path: Path, examples: list, training_outputs: np.ndarr
     from medpic.model.runtime import TFLiteRuntime
     from medpic.training.data import load_example
 
-    runtime = TFLiteRuntime(tflite_path, threads=threads)
+    runtime = TFLiteRuntime(tflite_path, threads=threads, group=group)  # as the Classifier runs it
     served = runtime(preprocess_batch([load_example(e) for e in examples], input_size))
     expected = training_outputs.reshape(served.shape)
     medical = expected[:, 0] > 0
@@ -312,12 +311,24 @@ def _ece_at_one(logits: np.ndarray, labels: np.ndarray) -> float:
     return round(float(expected_calibration_error(sigmoid(logits), labels)), 4)
 
 
+def _check_backbones(backbones: tuple[str, ...]) -> None:
+    """Refuse, before any feature is computed, a recipe the export could not build: no backbone, an
+    unknown one, or one network named twice (``lite2`` and ``lite2@260`` are the same)."""
+    try:
+        networks = [parse_backbone(name) for name in backbones]
+    except ValueError as exc:
+        raise TrainingError(str(exc)) from None
+    if not networks or len(set(networks)) != len(networks):
+        raise TrainingError(f"backbones {' '.join(backbones) or '(none)'}: name at least one, each network once")
+
+
 def fit_recipe(settings: Settings, recipe: Recipe = Recipe()) -> RecipeFit:
     """Features -> leave-sources-out check -> heads on 85% of every source -> temperatures and
     threshold on the other 15%. Rows labelled anything but medical / non-medical are left out.
     Seeded, so ``train`` and ``train --check`` give the same figures for the same recipe."""
     import keras
 
+    _check_backbones(recipe.backbones)
     keras.utils.set_random_seed(recipe.seed)
     manifest = read_manifest(settings.dataset_dir)
     if manifest.apart:
@@ -432,7 +443,7 @@ def train(settings: Settings, *, out_dir: Path, recipe: Recipe = Recipe()) -> Tr
     clean = fit.feats[0][check_rows]
     expected = np.column_stack([fit.head.logits(clean), fit.modality.logits(clean)])
     drift = _serving_drift(tflite_path, [examples[i] for i in check_rows], expected, input_size=input_size_of(recipe),
-                           threads=settings.threads, quantization=recipe.quantization)
+                           threads=settings.threads, group=settings.model_group, quantization=recipe.quantization)
     trained_on = {
         "dataset": str(settings.dataset_dir.name), **_provenance(fit.manifest),
         "images": len(examples), "sources": int(len(set(fit.sources))),

@@ -32,7 +32,12 @@ def test_groups_and_single_images_give_the_same_answers_in_order(model_file, cou
     assert (one_at_a_time.group, grouped.group) == (1, 4)
     expected = one_at_a_time(batch)
     assert expected.shape == (count, 3)
+    runs = {"grouped": 0, "single": 0}
+    for name in runs:  # count the invocations of each of the grouped runtime's interpreters
+        interpreter = getattr(grouped, f"_{name}")
+        interpreter.invoke = lambda real=interpreter.invoke, name=name: (runs.__setitem__(name, runs[name] + 1), real())
     np.testing.assert_allclose(grouped(batch), expected, atol=1e-5)
+    assert runs == {"grouped": count // 4, "single": count % 4}
     if count > 1:
         assert np.abs(expected[0] - expected[-1]).max() > 1e-3  # the images' answers differ: order is tested
 

@@ -14,3 +14,5 @@ def test_an_ensemble_head_averages_one_head_per_backbone_over_its_own_columns():
     np.testing.assert_allclose(head.logits(x), (first.logits(x[:, :3]) + second.logits(x[:, 3:])) / 2)
     with pytest.raises(ValueError, match="columns"):
         head.logits(x[:, :7])  # a feature vector from other backbones
+    with pytest.raises(ValueError, match="backbones"):
+        EnsembleHead((first,), (3, 5))  # a backbone without its head

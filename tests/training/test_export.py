@@ -45,3 +45,23 @@ def test_the_int8_backbone_export_stores_its_heads_as_float16(tmp_path):
     assert mixed.stat().st_size < full.stat().st_size * 0.7
     batch = representative[:3]
     assert np.abs(TFLiteRuntime(mixed, threads=1)(batch) - model.predict(batch, verbose=0)).max() <= 5e-2
+
+
+@pytest.mark.slow
+def test_the_rewrite_marks_float16_weights_and_leaves_models_without_big_dense_layers_alone(tmp_path):
+    import keras
+    from tensorflow.lite.python import schema_py_generated as schema
+    from tensorflow.lite.tools import flatbuffer_utils
+
+    full = to_tflite(dense_over_pixels(), tmp_path / "float32.tflite").read_bytes()
+    model = flatbuffer_utils.convert_bytearray_to_object(bytearray(float16_dense_weights(full)))
+    graph = model.subgraphs[0]
+    halves = [t for t in graph.tensors if t.type == schema.TensorType.FLOAT16]
+    assert [list(t.shape) for t in halves] == [[64, SIZE * SIZE * 3]]  # the big matrix, not the 64 x 1 one
+    first = model.operatorCodes[graph.operators[0].opcodeIndex]
+    assert first.builtinCode == schema.BuiltinOperator.DEQUANTIZE and first.version >= 3
+
+    inputs = keras.Input((SIZE, SIZE, 3))
+    pooled = keras.layers.GlobalAveragePooling2D()(inputs)
+    small = to_tflite(keras.Model(inputs, keras.layers.Dense(2)(pooled)), tmp_path / "small.tflite").read_bytes()
+    assert float16_dense_weights(small) == small
