@@ -268,8 +268,8 @@ tables, the confusion matrices (binary and modality) and the ROC curves under `r
 {_modality_section(config)}
 ## What was tried
 Each on the same 5 folds of whole sources (held-out accuracy, medical precision and recall,
-`bench/recipes.py`); the default recipe (`medpic train` as it comes) is marked. Fine-tuning the top of the backbone was
-tried on v2.1 and learned the training sources (0.998 training accuracy, no held-out gain). The
+`bench/recipes.py`); the default recipe (`medpic train` as it comes) is marked. Fine-tuning the
+top of the backbone was tried on v2.1 and learned the training sources (0.998 training accuracy, no held-out gain). The
 five-head average itself moves by about 0.003 with its seeds. On Lite0 no head, weighting or
 flip was clear of that swing. Lite2 run at 224 px (the network is fully convolutional; ImageNet
 trained it at 260) did better with both seed sets (0.9503 and 0.9532) and runs at 2.1x the v1
@@ -283,10 +283,10 @@ model, short of the 1.5x this model must keep. **The default recipe is the pair 
 192 px**, fed the one 224 px input resized inside the network (its training features are computed
 through the same resize): 0.9517 held-out accuracy and 0.9534 medical precision, +0.0033 over
 Lite0 alone with a 95% interval of +0.0004 to +0.0064 when whole sources are resampled
-(`bench/recipes.py --compare`), at 1.63x the v1 model's speed end to end (`bench/classify.py
---baseline`, the same run: 348 against 214 images/s; 1.49-1.52x before the runtime ran images in
-groups of 4, which read the heads' weights once per group). Its heads are 5 x 256 units per backbone; 5 x 128
-(the other way to fit two heads in 30 MB) fell to 0.9500. To fit, the TFLite file stores the heads'
+(`bench/recipes.py --compare`), at 1.61-1.63x the v1 model's speed end to end (`bench/classify.py
+--baseline`, v1 in the same run, two runs: 342-348 against 212-214 images/s; 1.49-1.52x before the
+runtime ran images in groups of 4, which read the heads' weights once per group). Its heads are
+5 x 256 units per backbone; 5 x 128 (the other way to fit two heads in 30 MB) fell to 0.9500. To fit, the TFLite file stores the heads'
 weight matrices as float16 (computed in float32), and no Keras file ships.
 
 {_tried()}
