@@ -286,8 +286,9 @@ Lite0 alone with a 95% interval of +0.0004 to +0.0064 when whole sources are res
 (`bench/recipes.py --compare`), at 1.61-1.63x the v1 model's speed end to end (`bench/classify.py
 --baseline`, v1 in the same run, two runs: 342-348 against 212-214 images/s; 1.49-1.52x before the
 runtime ran images in groups of 4, which read the heads' weights once per group). Its heads are
-5 x 256 units per backbone; 5 x 128 (the other way to fit two heads in 30 MB) fell to 0.9500. To fit, the TFLite file stores the heads'
-weight matrices as float16 (computed in float32), and no Keras file ships.
+5 x 256 units per backbone; 5 x 128 (the other way to fit two heads in 30 MB) fell to 0.9500. To
+fit, the TFLite file stores the heads' weight matrices as float16 (computed in float32), and no
+Keras file ships.
 
 {_tried()}
 Quantization (`bench/quantize.py`: the same heads per fold, each file run through LiteRT on
