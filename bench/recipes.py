@@ -25,6 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from medpic.settings import Settings  # noqa: E402
+from medpic.training.backbone import parse_backbone  # noqa: E402
 from medpic.training.data import is_hard_negative, read_manifest, source_folds  # noqa: E402
 from medpic.training.features import extract_views  # noqa: E402
 from medpic.training.head import LinearHead, MlpHead, fit_linear_head, fit_mlp_head  # noqa: E402
@@ -123,9 +124,9 @@ def backbone_features(examples: list, name: str, *, views: int, cache_dir: Path,
     ``lite2@192/224`` for Lite2 at 192 px fed 224 px pictures resized inside the network (how a
     second backbone shares the first one's input in a shipped ensemble)."""
     name, _, image = name.partition("/")
-    variant, _, size = name.partition("@")
+    variant, size = parse_backbone(name)
     return extract_views(examples, variant=variant, views=views, cache_dir=cache_dir, mirror=mirror,
-                         input_size=int(size) if size else None, image_size=int(image) if image else None)
+                         input_size=size, image_size=int(image) if image else None)
 
 
 def main() -> None:

@@ -105,7 +105,9 @@ class TFLiteRuntime:
         grouped = len(batch) - len(batch) % self.group if self._grouped is not None else 0
         with self._lock:
             for start in [*range(0, grouped, self.group), *range(grouped, len(batch))]:
-                interpreter, stop = (self._grouped, start + self.group) if start < grouped else (self._single, start + 1)
+                grouped_run = start < grouped
+                interpreter = self._grouped if grouped_run else self._single
+                stop = start + (self.group if grouped_run else 1)
                 interpreter.set_tensor(self._input, batch[start:stop].astype(np.float32, copy=False))
                 interpreter.invoke()
                 out[start:stop] = interpreter.get_tensor(self._output).reshape(stop - start, -1)

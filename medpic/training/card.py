@@ -99,16 +99,16 @@ def _keras_line(config: ModelConfig) -> str:
             "the backbones come from their wheels: the full `.keras` file would take the folder over 30 MB)")
 
 
-def _backbones(config: ModelConfig) -> list[tuple[str, str, int]]:
-    """(name as written, variant, input size) of each backbone in ``config.backbone`` ("lite0+lite2@192")."""
+def _backbones(config: ModelConfig) -> list[tuple[str, int]]:
+    """(variant, input size) of each backbone in ``config.backbone`` ("lite0+lite2@192")."""
     from medpic.training.backbone import parse_backbone
 
-    return [(name, *parse_backbone(name)) for name in config.backbone.split("+")]
+    return [parse_backbone(name) for name in config.backbone.split("+")]
 
 
 def _backbone_lines(config: ModelConfig) -> str:
     parts = []
-    for _, variant, size in _backbones(config):
+    for variant, size in _backbones(config):
         fed = "" if size == config.input_size else f", fed the {config.input_size} px input resized inside the network"
         parts.append(f"EfficientNet-{variant.capitalize()} at {size} px{fed}")
     wheels = config.trained_on.get("backbone_weights", [])

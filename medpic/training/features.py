@@ -32,7 +32,8 @@ __all__ = ["FEATURE_TAPS", "feature_network", "extract_views", "view_image"]
 FEATURE_TAPS = ("blocks_2_add", "blocks_4_add", "blocks_7_add", "blocks_10_add", "blocks_14_add")
 
 
-def feature_network(backbone, taps: tuple[str, ...], *, image_size: int | None = None, name: str = "medpic_features"):
+def feature_network(backbone, taps: tuple[str, ...], *, image_size: int | None = None,
+                    name: str = "medpic_features"):
     """Image -> concatenated ``[embedding, avg(tap_1), max(tap_1), ...]`` as one Keras model.
 
     With ``image_size`` other than the backbone's own, the model takes ``image_size`` pictures and
