@@ -144,13 +144,21 @@ def _watched(connection_class):
     return Watched
 
 
+# Idle connections kept per host. It bounds nothing (a pool never blocks): it should cover the
+# requests that run at once to one host, a scan's download workers times the scans at once (a
+# batch extraction actor runs several), or every request past it opens a connection (a TLS
+# handshake on HTTPS) only to close it. Measured on a local site with 8 pages at once: 4 kept
+# cost the client 0.57 ms of CPU an image and the server 0.13; 32 kept, 0.39 and 0.07.
+_KEPT_PER_HOST = 32
+
+
 class PooledTransport:
     """urllib3 connection pools keyed by (scheme, address, port, host name), reused across requests."""
 
-    def __init__(self, *, connections_per_host: int = 4) -> None:
+    def __init__(self, *, kept_per_host: int = _KEPT_PER_HOST) -> None:
         self._pools: dict[tuple[str, str, int, str], object] = {}
         self._lock = threading.Lock()
-        self._per_host = connections_per_host
+        self._per_host = kept_per_host
 
     def _pool(self, target: Target):
         import urllib3

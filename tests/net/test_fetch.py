@@ -44,6 +44,10 @@ def fetch(url, *, allow_private=False, **limits):
 
 
 def _client_port(handler):
+    if "slow" in handler.path:  # long enough that the requests of one wave overlap
+        import time
+
+        time.sleep(0.2)
     body = str(handler.client_address[1]).encode()
     handler.send_response(200)
     handler.send_header("Content-Length", str(len(body)))
@@ -113,3 +117,21 @@ def test_connections_to_one_host_are_reused(server):
     ports = {fetcher.get(f"{server.url}/port", limits=settings.fetch_limits()).data for _ in range(3)}
     transport.close()
     assert len(ports) == 1  # one TCP connection served all three requests
+
+
+def test_concurrent_downloads_keep_their_connections():
+    """A scan's downloads run side by side (and a batch actor runs several scans): the pool keeps a
+    connection for each request that ran at once, so later waves open none."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from medpic.net.fetch import PooledTransport
+
+    settings = Settings(allow_private=True)
+    transport = PooledTransport()
+    fetcher = Fetcher(settings.net_policy(), transport=transport)
+    with LocalServer({"/port": _client_port}) as server, ThreadPoolExecutor(12) as pool:
+        waves = [set(pool.map(lambda _: fetcher.get(f"{server.url}/port?slow", limits=settings.fetch_limits()).data,
+                              range(12))) for _ in range(3)]
+    transport.close()
+    assert len(waves[0]) > 4  # the requests did run at once, on connections of their own
+    assert waves[1] <= waves[0] and waves[2] <= waves[0]  # and every later one reused one of them
