@@ -20,7 +20,8 @@ extraction worker) with an embedded Ray, and reports:
   driver, and "other": Ray's daemons and Chromium), read from /proc with the same samples: where the
   cores go;
 - with `--marginal`, the rate once started: each configuration also runs on a quarter of the
-  targets, and the extra images over the extra seconds leave start-up out;
+  targets, and the extra images over the extra seconds leave start-up out (so does the extra CPU
+  by role over the extra images);
 - the speed-up from 1 to 2 extraction workers;
 - `medpic classify`'s code path on the same pictures, as files, in this process, and the ratio.
 
@@ -186,6 +187,18 @@ def _steady(out: Path, started_at: float) -> dict:
                 steady_images_per_s=round(sum(images[1:]) / span, 1) if span > 0 else None)
 
 
+def _marginal(full: dict, short: dict) -> dict:
+    """The rate once started, and the CPU each extra image cost by role: start-up (Ray, imports,
+    model loads) is in both runs, so the difference leaves it out."""
+    extra_s, extra_images = full["wall_s"] - short["wall_s"], full["images"] - short["images"]
+    if extra_s <= 0 or extra_images <= 0:
+        return dict(marginal_images_per_s=None)
+    cpu = {role: round((full["cpu_ms_per_image"].get(role, 0.0) * full["images"]
+                        - short["cpu_ms_per_image"].get(role, 0.0) * short["images"]) / extra_images, 2)
+           for role in full["cpu_ms_per_image"]}
+    return dict(marginal_images_per_s=round(extra_images / extra_s, 1), marginal_cpu_ms_per_image=cpu)
+
+
 def classify_baseline(folder: Path) -> float:
     """Images/s of `medpic classify`'s code path on the same pictures (model loaded beforehand)."""
     settings = Settings.from_env()
@@ -238,9 +251,7 @@ def measure(args: argparse.Namespace, work: Path) -> dict:
             results.append(run_config(listing, server.url, workers, replicas, work, browser=args.browser))
             if args.marginal:
                 short = run_config(quarter, server.url, workers, replicas, work, browser=args.browser)
-                extra_s = results[-1]["wall_s"] - short["wall_s"]
-                results[-1]["marginal_images_per_s"] = \
-                    round((results[-1]["images"] - short["images"]) / extra_s, 1) if extra_s > 0 else None
+                results[-1].update(_marginal(results[-1], short))
             print(json.dumps(results[-1]), file=sys.stderr)
     by = {(r["workers"], r["replicas"]): r for r in results}
     best = max(r["steady_images_per_s"] or 0 for r in results)
