@@ -153,6 +153,25 @@ def input_size_of(recipe: Recipe) -> int:
     return model_input_size(recipe.backbones)
 
 
+def build_head_model(inputs: list[tuple[str, int]], head: EnsembleHead, modality: ModalityHead | None = None):
+    """The heads alone, a Keras model over the backbones' feature vectors: one input per
+    (name, width), in the order ``head`` reads its columns. Built apart from the backbones so a
+    test holds its outputs equal to ``EnsembleHead`` and ``ModalityHead`` without any network."""
+    import keras
+
+    widths = tuple(int(width) for _, width in inputs)
+    if widths != tuple(head.widths):
+        raise ValueError(f"the backbones give features of widths {widths}, the heads read {tuple(head.widths)}")
+    tensors = [keras.Input((width,), name=name) for name, width in inputs]
+    medical = [_dense_stack(x, h.layers(), f"medical_{i}") for i, (x, h) in enumerate(zip(tensors, head.heads))]
+    outputs = medical[0] if len(medical) == 1 else keras.layers.Average(name="medical")(medical)
+    if modality is not None:
+        joined = tensors[0] if len(tensors) == 1 else keras.layers.Concatenate(name="features")(tensors)
+        modality_logits = _dense_stack(joined, modality.layers(), "modality")
+        outputs = keras.layers.Concatenate(name="logits")([outputs, modality_logits])
+    return keras.Model(tensors if len(tensors) > 1 else tensors[0], outputs, name="medpic_heads")
+
+
 def build_serving_model(backbones: tuple[str, ...], head: EnsembleHead, modality: ModalityHead | None = None):
     """The whole network, image -> ``[medical logit, modality logits...]``, and the heads alone as
     a Keras model over the backbones' feature vectors (one input each). The image is the first
@@ -169,14 +188,7 @@ def build_serving_model(backbones: tuple[str, ...], head: EnsembleHead, modality
         variant, size = parse_backbone(name)
         networks.append(feature_network(build_backbone(variant, input_size=size), stage_taps(variant),
                                         image_size=image_size, name=f"features_{variant}_{size}"))
-    inputs = [keras.Input((n.output.shape[-1],), name=n.name) for n in networks]
-    medical = [_dense_stack(x, h.layers(), f"medical_{i}") for i, (x, h) in enumerate(zip(inputs, head.heads))]
-    outputs = medical[0] if len(medical) == 1 else keras.layers.Average(name="medical")(medical)
-    if modality is not None:
-        joined = inputs[0] if len(inputs) == 1 else keras.layers.Concatenate(name="features")(inputs)
-        modality_logits = _dense_stack(joined, modality.layers(), "modality")
-        outputs = keras.layers.Concatenate(name="logits")([outputs, modality_logits])
-    head_model = keras.Model(inputs if len(inputs) > 1 else inputs[0], outputs, name="medpic_heads")
+    head_model = build_head_model([(n.name, n.output.shape[-1]) for n in networks], head, modality)
     image = keras.Input((image_size, image_size, 3), name="image")
     features = [n(image) for n in networks]
     return keras.Model(image, head_model(features if len(features) > 1 else features[0]), name="medpic"), head_model
