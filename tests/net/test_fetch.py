@@ -135,3 +135,51 @@ def test_concurrent_downloads_keep_their_connections():
     transport.close()
     assert len(waves[0]) > 4  # the requests did run at once, on connections of their own
     assert waves[1] <= waves[0] and waves[2] <= waves[0]  # and every later one reused one of them
+
+
+def _answers_once(handler):
+    """Each connection answers its first request; the next finds it closed (an idle close on the
+    server that crossed the client's request)."""
+    if getattr(handler, "answered", False):
+        handler.close_connection = True
+        return
+    handler.answered = True
+    _client_port(handler)
+
+
+def _never_answers(handler):
+    handler.close_connection = True
+
+
+def test_a_kept_alive_connection_the_server_dropped_is_tried_once_more_on_a_new_one():
+    from medpic.net.fetch import PooledTransport
+
+    settings = Settings(allow_private=True)
+    transport = PooledTransport()
+    fetcher = Fetcher(settings.net_policy(), transport=transport)
+    with LocalServer({"/once": _answers_once, "/never": _never_answers}) as server:
+        ports = [fetcher.get(f"{server.url}/once", limits=settings.fetch_limits()).data for _ in range(3)]
+        assert len(set(ports)) == 3 and server.hits.count("/once") == 5  # 3 answered, 2 dropped and sent again
+        with pytest.raises(FetchError, match="connection broken"):
+            fetcher.get(f"{server.url}/never", limits=settings.fetch_limits())
+        assert server.hits.count("/never") == 2  # once more, not until the deadline
+    transport.close()
+
+
+def test_pools_are_kept_for_the_most_recent_hosts_only():
+    """A long batch meets thousands of hosts: the least recently used one's connections close."""
+    from medpic.net.fetch import PooledTransport
+
+    settings = Settings(allow_private=True)
+    transport = PooledTransport(kept_hosts=2)
+    fetcher = Fetcher(settings.net_policy(), transport=transport)
+    with LocalServer({"/port": _client_port}) as a, LocalServer({"/port": _client_port}) as b, \
+            LocalServer({"/port": _client_port}) as c:
+        def port(server):
+            return fetcher.get(f"{server.url}/port", limits=settings.fetch_limits()).data
+
+        first_a, first_b = port(a), port(b)
+        assert port(a) == first_a  # two hosts: both kept
+        port(c)  # a third: b, the least recently used, is let go
+        assert port(a) == first_a and port(b) != first_b
+    transport.close()
