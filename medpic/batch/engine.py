@@ -20,6 +20,7 @@ import logging
 import math
 import os
 import socket
+import threading
 import warnings
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -186,22 +187,32 @@ def targets_per_call(targets: int, *, workers: int, targets_per_worker: int) -> 
     return max(1, min(_TARGETS_PER_CALL * targets_per_worker, math.ceil(targets / (_CALLS_PER_WORKER * workers))))
 
 
+_SCHEDULER_LOCK = threading.Lock()
+_SCHEDULER_USERS = [0, None]  # jobs reading rows now, and Ray's own value to put back after the last
+
+
 @contextmanager
 def quick_scheduler() -> Iterator[None]:
-    """Ray Data's scheduler rounds shortened to ``_SCHEDULER_WAIT_S`` while a job runs, then put
-    back (it is module state of Ray, shared with whatever else this process runs on Ray Data).
-    The pinned Ray has the constant; a test says so, so an upgrade that drops it is seen."""
+    """Ray Data's scheduler rounds shortened to ``_SCHEDULER_WAIT_S`` while any job's rows are read,
+    then put back when the last one ends (it is module state of Ray, shared with whatever else this
+    process runs on Ray Data). The pinned Ray has the constant; a test says so."""
     from ray.data._internal.execution import streaming_executor_state as state
 
-    before = getattr(state, "WAIT_FOR_TASK_COMPLETION_TIMEOUT_S", None)
-    if before is None:
+    if getattr(state, "WAIT_FOR_TASK_COMPLETION_TIMEOUT_S", None) is None:
         yield
         return
-    state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S = min(before, _SCHEDULER_WAIT_S)
+    with _SCHEDULER_LOCK:
+        if _SCHEDULER_USERS[0] == 0:
+            _SCHEDULER_USERS[1] = state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S
+            state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S = min(_SCHEDULER_USERS[1], _SCHEDULER_WAIT_S)
+        _SCHEDULER_USERS[0] += 1
     try:
         yield
     finally:
-        state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S = before
+        with _SCHEDULER_LOCK:
+            _SCHEDULER_USERS[0] -= 1
+            if _SCHEDULER_USERS[0] == 0:
+                state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S = _SCHEDULER_USERS[1]
 
 
 def stream_rows(ds: Any) -> Iterator[dict[str, Any]]:

@@ -29,7 +29,7 @@ __all__ = ["encode_png"]
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPE = {"L": 0, "RGB": 2, "LA": 4, "RGBA": 6}  # 8 bits a sample
 # Modes whose pixels fit another PNG mode exactly, and 32-bit integers, which keep 16 bits (PNG's most).
-_CONVERT = {"1": "L", "P": None, "PA": "RGBA", "I": "I;16", "I;16L": "I;16"}
+_CONVERT = {"1": "L", "P": None, "PA": "RGBA", "La": "LA", "I": "I;16", "I;16L": "I;16", "I;16N": "I;16"}
 _PILLOW_SAVES = {"I;16", "I;16B"}  # 16 bits a sample: Pillow writes them as they are
 _UP = 2
 _STRIP_BYTES = 1 << 20  # raw bytes filtered and compressed at a time
@@ -41,16 +41,20 @@ def _chunk(kind: bytes, body: bytes) -> bytes:
 
 
 def _as_png_mode(image: Image.Image) -> Image.Image:
-    """The picture in a mode PNG stores. Bilevel and palette pictures convert without loss, 32-bit
-    integers keep 16 bits; CMYK, YCbCr, LAB, HSV and floating point have no PNG form and become
-    RGB (RGBA with alpha)."""
+    """The picture in a mode PNG stores. Bilevel and palette pictures convert without loss; 32-bit
+    integers are clipped to 0-65535 (PNG's most); CMYK, YCbCr, LAB, HSV and floating point have no
+    PNG form and become RGB (RGBA with alpha), without their colour profile, which describes the
+    old colour model."""
     if image.mode in _COLOUR_TYPE or image.mode in _PILLOW_SAVES:
         return image
     target = _CONVERT.get(image.mode) or ("RGBA" if image.has_transparency_data else "RGB")
     try:
-        return image.convert(target)
-    except ValueError as exc:  # Pillow converts most modes to RGB, not all (La, for one)
+        converted = image.convert(target)
+    except ValueError as exc:  # a mode Pillow cannot convert
         raise UnsupportedFormat(f"{image.mode} pixels, which PNG cannot store") from exc
+    if image.mode not in _CONVERT:
+        converted.info.pop("icc_profile", None)
+    return converted
 
 
 def _with_pillow(image: Image.Image) -> bytes:
@@ -60,7 +64,8 @@ def _with_pillow(image: Image.Image) -> bytes:
 
 
 def encode_png(image: Image.Image) -> bytes:
-    """The picture as a PNG file, pixel for pixel where PNG can hold its mode."""
+    """The picture as a PNG file, pixel for pixel where PNG can hold its mode (``_as_png_mode``
+    says what happens to the others)."""
     width, height = image.size
     if not width or not height:
         raise CorruptImage(f"empty picture: {width}x{height} pixels")

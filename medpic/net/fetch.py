@@ -152,14 +152,16 @@ def _watched(connection_class):
 # cost the client 0.57 ms of CPU an image and the server 0.13; 32 kept, 0.39 and 0.07.
 _KEPT_PER_HOST = 32
 # Hosts whose pools are kept. A batch actor meets thousands of hosts in a day; past this many the
-# least recently used host's idle connections are closed, so open sockets stay bounded (16 x 32
-# is half of the usual 1,024 descriptors a process may hold).
+# least recently used host's idle connections are closed, so idle sockets stay bounded (16 x 32
+# is half of the usual 1,024 descriptors a process may hold); those in use close when released.
 _KEPT_HOSTS = 16
 
 
 def _dropped_by_peer(exc: BaseException) -> bool:
     """A connection the server closed before answering: on a kept-alive connection, the race
-    between its idle close and our request, which HTTP clients settle by sending the GET again."""
+    between its idle close and our request, which HTTP clients settle by sending the GET again.
+    (urllib3 does not say whether the connection was reused, so a fresh one that is reset is
+    tried once more too: one extra GET, within the same deadline.)"""
     cause = exc.args[-1] if exc.args else None
     return isinstance(cause, (ConnectionResetError, BrokenPipeError))
 
@@ -171,7 +173,7 @@ class PooledTransport:
         self._pools: OrderedDict[tuple[str, str, int, str], object] = OrderedDict()
         self._lock = threading.Lock()
         self._per_host = kept_per_host
-        self._hosts = kept_hosts
+        self._hosts = max(1, kept_hosts)
 
     def _pool(self, target: Target):
         import urllib3
@@ -218,8 +220,10 @@ class PooledTransport:
             with watchdog, urllib3_errors(target.url, target.host):
                 try:
                     response = get()
+                except urllib3.exceptions.ClosedPoolError:  # evicted by another thread: nothing was sent
+                    response = get()
                 except urllib3.exceptions.ProtocolError as exc:
-                    if watchdog.fired or not _dropped_by_peer(exc):
+                    if watchdog.fired or not _dropped_by_peer(exc) or time.monotonic() >= deadline:
                         raise
                     response = get()  # once: a GET is safe to send again
         except FetchError:
@@ -232,7 +236,7 @@ class PooledTransport:
 
     def close(self) -> None:
         with self._lock:
-            pools, self._pools = list(self._pools.values()), {}
+            pools, self._pools = list(self._pools.values()), OrderedDict()
         for pool in pools:
             pool.close()
 

@@ -39,3 +39,13 @@ def test_rows_are_read_with_short_rounds_and_rays_own_comes_back_after():
     with pytest.raises(MedPicError, match="the batch job stopped"):
         list(engine.stream_rows(failing))
     assert failing.seen == [engine._SCHEDULER_WAIT_S] and state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S == before
+
+
+def test_overlapping_jobs_and_an_abandoned_one_leave_rays_round_as_it_was():
+    before = state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S
+    first, second = engine.stream_rows(_Rows()), engine.stream_rows(_Rows())
+    next(first), next(second)
+    first.close()  # abandoned after one row, while the other job still reads
+    assert state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S == engine._SCHEDULER_WAIT_S
+    assert [r["n"] for r in second] == [1]
+    assert state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S == before

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image, ImageCms
 
 import medpic.imaging.png as png
-from medpic.errors import CorruptImage, UnsupportedFormat
+from medpic.errors import CorruptImage
 
 
 def _read(data: bytes, *, ours: bool = True) -> Image.Image:
@@ -78,9 +78,12 @@ def test_a_transparent_colour_and_a_colour_profile_are_kept(cat):
     assert back.info["icc_profile"] == profile and np.array_equal(np.asarray(back), np.asarray(tagged))
 
 
-def test_a_mode_png_cannot_hold_is_refused_with_its_name():
-    with pytest.raises(UnsupportedFormat, match="La pixels"):
-        png.encode_png(Image.new("La", (3, 3)))
+def test_a_cmyk_picture_becomes_rgb_without_its_cmyk_profile(cat):
+    cmyk = cat.convert("CMYK")
+    cmyk.info["icc_profile"] = b"a CMYK profile"
+    back = _read(png.encode_png(cmyk))
+    assert back.mode == "RGB" and "icc_profile" not in back.info
+    assert np.array_equal(np.asarray(back), np.asarray(cmyk.convert("RGB")))
 
 
 def test_a_one_pixel_picture():

@@ -183,3 +183,16 @@ def test_pools_are_kept_for_the_most_recent_hosts_only():
         port(c)  # a third: b, the least recently used, is let go
         assert port(a) == first_a and port(b) != first_b
     transport.close()
+
+
+def test_a_closed_transport_opens_new_pools_when_used_again():
+    from medpic.net.fetch import PooledTransport
+
+    settings = Settings(allow_private=True)
+    transport = PooledTransport(kept_hosts=0)  # taken as 1
+    fetcher = Fetcher(settings.net_policy(), transport=transport)
+    with LocalServer({"/port": _client_port}) as server:
+        first = fetcher.get(f"{server.url}/port", limits=settings.fetch_limits()).data
+        transport.close()
+        assert fetcher.get(f"{server.url}/port", limits=settings.fetch_limits()).data != first
+    transport.close()
