@@ -60,6 +60,8 @@ _PROBE_S = 5.0
 # gaps: on 8,919 single-picture targets the cores were 76-91 % busy and the job took 49-50 s.
 # At 0.02 s they are 99 % busy and it takes 43.6-45.1 s; pages, CPU-bound already, are unchanged.
 _SCHEDULER_WAIT_S = 0.02
+_SCHEDULER_LOCK = threading.Lock()
+_SCHEDULER_USERS = [0, None]  # jobs reading rows now, and Ray's own value to put back after the last
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -185,10 +187,6 @@ def targets_per_call(targets: int, *, workers: int, targets_per_worker: int) -> 
     the driver and Ray's daemons) would otherwise match a one-picture target's whole extraction;
     few enough that every worker gets ``_CALLS_PER_WORKER`` calls of a short input."""
     return max(1, min(_TARGETS_PER_CALL * targets_per_worker, math.ceil(targets / (_CALLS_PER_WORKER * workers))))
-
-
-_SCHEDULER_LOCK = threading.Lock()
-_SCHEDULER_USERS = [0, None]  # jobs reading rows now, and Ray's own value to put back after the last
 
 
 @contextmanager

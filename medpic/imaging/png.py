@@ -36,8 +36,8 @@ _STRIP_BYTES = 1 << 20  # raw bytes filtered and compressed at a time
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">II", len(body), int.from_bytes(kind, "big")) + body + struct.pack(
-        ">I", zlib.crc32(body, zlib.crc32(kind)))
+    """A small chunk (IHDR, IEND); IDAT is framed in ``encode_png`` around its compressed pieces."""
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
 def _as_png_mode(image: Image.Image) -> Image.Image:
