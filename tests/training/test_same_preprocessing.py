@@ -40,3 +40,17 @@ def test_scaling_matches_the_backbone_convention(cat):
     raw = np.asarray(cat.resize((224, 224), resample=2), np.float32)  # 2 = bilinear
     assert np.allclose(arr, (raw - 127) / 128)
     assert arr.min() >= -1.0 and arr.max() <= 1.0
+
+
+def test_a_batch_is_each_picture_preprocessed_alone_bit_for_bit(cat, retina):
+    from medpic.model.preprocess import preprocess_batch, to_input_size
+
+    pictures = [cat, retina.resize((97, 300)), cat.convert("L"), cat.convert("RGBA"), cat.convert("P"),
+                cat.resize((224, 224))]
+    batch = preprocess_batch(pictures, 224)
+    assert batch.shape == (len(pictures), 224, 224, 3) and batch.dtype == np.float32
+    for picture, row in zip(pictures, batch):
+        assert np.array_equal(row, preprocess(picture, 224))
+        plain = (np.asarray(to_input_size(picture, 224), np.float32) - 127.0) / 128.0  # the formula, spelt out
+        assert np.array_equal(row, plain)
+    assert preprocess_batch([], 224).shape == (0, 224, 224, 3)
