@@ -67,6 +67,33 @@ def raw_image(doc, page, rect, dictionary: str, stream: bytes, *, flate: bool = 
     return xref
 
 
+def png_idat(png: bytes) -> bytes:
+    """A PNG file's compressed rows: its IDAT chunks' bodies, joined."""
+    at, parts = 8, []
+    while at < len(png):
+        length = int.from_bytes(png[at:at + 4], "big")
+        if png[at + 4:at + 8] == b"IDAT":
+            parts.append(png[at + 8:at + 8 + length])
+        at += 12 + length
+    return b"".join(parts)
+
+
+def png_predicted_image(doc, page, rect, image: Image.Image, **keys: str) -> tuple[int, bytes]:
+    """Place ``image`` as pdfTeX stores a PNG: a Flate stream of PNG's own filtered rows (Pillow's
+    IDAT, which picks a filter per row), with PNG predictors in DecodeParms, in the colour space
+    PyMuPDF gives the picture (ICC-based RGB, DeviceGray). ``keys`` set more dictionary entries.
+    Returns (xref, the stream)."""
+    idat = png_idat(_bytes(image, "PNG"))
+    xref = page.insert_image(rect, stream=_bytes(image, "PNG"))
+    doc.update_stream(xref, idat, compress=False)
+    doc.xref_set_key(xref, "Filter", "/FlateDecode")
+    doc.xref_set_key(xref, "DecodeParms", f"<< /Predictor 15 /Colors {len(image.getbands())} "
+                                          f"/Columns {image.width} /BitsPerComponent 8 >>")
+    for key, value in keys.items():
+        doc.xref_set_key(xref, key, value)
+    return xref, idat
+
+
 def append_content(doc, page, ops: bytes) -> None:
     """Append operators to a page's content (for inline images)."""
     page.clean_contents()

@@ -7,6 +7,10 @@ uses one filter, Up (each byte minus the byte above it, which is what makes phot
 scans compress), and zlib level 1: about twice as fast as Pillow at its fastest level, for
 files a few per cent larger (measured on scikit-image's pictures and 256 px photos).
 
+A picture whose rows someone already filtered and compressed the PNG way (a PDF image stored
+with PNG predictors: what pdfTeX and most PDF writers keep of a PNG) needs no encoding at all:
+``png_around_rows`` puts the PNG container around that stream, after checking it is one.
+
 Rows go through in strips, so the encoder's own arrays cost one strip, not a copy of the
 picture; the file itself is built once from the compressed pieces. Only the common case takes
 this path: 8-bit L, LA, RGB and RGBA with no colour profile and no transparent colour. Anything
@@ -24,7 +28,7 @@ from PIL import Image
 
 from medpic.errors import CorruptImage, UnsupportedFormat
 
-__all__ = ["encode_png"]
+__all__ = ["encode_png", "png_around_rows"]
 
 _SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _COLOUR_TYPE = {"L": 0, "RGB": 2, "LA": 4, "RGBA": 6}  # 8 bits a sample
@@ -36,7 +40,8 @@ _STRIP_BYTES = 1 << 20  # raw bytes filtered and compressed at a time
 
 
 def _chunk(kind: bytes, body: bytes) -> bytes:
-    """A small chunk (IHDR, IEND); IDAT is framed in ``encode_png`` around its compressed pieces."""
+    """A chunk whose body is at hand (IHDR, IEND, a copied IDAT); ``encode_png`` frames its own
+    IDAT around the compressed pieces instead."""
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
@@ -93,3 +98,28 @@ def encode_png(image: Image.Image) -> bytes:
     size = sum(len(p) for p in parts)
     return b"".join([_SIGNATURE, _chunk(b"IHDR", header), struct.pack(">I", size), b"IDAT", *parts,
                      struct.pack(">I", crc), _chunk(b"IEND", b"")])
+
+
+def png_around_rows(image: Image.Image, stream: bytes) -> bytes | None:
+    """A PNG of ``image`` whose IDAT is ``stream``: a zlib stream of PNG-filtered rows that a PDF
+    writer already compressed, copied instead of encoded again: the inflate that checks it takes
+    about a third of the time ``encode_png`` would (0.6 against 1.9 ms for 256 px RGB), and the
+    writer's compression is usually the better one. None unless the stream inflates to exactly one
+    line per row of the picture, each a filter type PNG has (0-4) and the row's 8-bit samples, and
+    ends there: the caller then encodes the picture itself. The caller vouches that the samples are
+    the picture's (no colour conversion, no Decode array, no mask)."""
+    if image.mode not in ("L", "RGB"):
+        return None
+    width, height = image.size
+    line = 1 + width * len(image.getbands())
+    inflater = zlib.decompressobj()
+    try:
+        rows = inflater.decompress(stream, height * line + 1)  # never more than the picture itself
+    except zlib.error:
+        return None
+    if len(rows) != height * line or not inflater.eof or inflater.unused_data or inflater.unconsumed_tail:
+        return None
+    if int(np.frombuffer(rows, np.uint8)[::line].max(initial=0)) > 4:
+        return None
+    header = struct.pack(">IIBBBBB", width, height, 8, _COLOUR_TYPE[image.mode], 0, 0, 0)
+    return b"".join([_SIGNATURE, _chunk(b"IHDR", header), _chunk(b"IDAT", stream), _chunk(b"IEND", b"")])

@@ -10,6 +10,7 @@ from PIL import Image, ImageCms
 
 import medpic.imaging.png as png
 from medpic.errors import CorruptImage
+from tests.pdf_fixtures import png_idat
 
 
 def _read(data: bytes, *, ours: bool = True) -> Image.Image:
@@ -121,3 +122,37 @@ def test_a_large_picture_is_encoded_a_strip_at_a_time():
     assert len(data) > noise.nbytes
     assert peak < 4 * png._STRIP_BYTES + 2.3 * len(data)  # the pieces and the file, nothing more
     assert np.array_equal(np.asarray(_read(data)), noise)
+
+
+@pytest.mark.parametrize("mode", ["L", "RGB"])
+def test_rows_compressed_elsewhere_are_copied_not_encoded_again(cat, mode):
+    picture = cat.convert(mode).crop((3, 5, 203, 136))
+    stream = png_idat(_png_file(picture))  # Pillow picks a filter per row
+    line = 1 + picture.width * len(picture.getbands())
+    assert len(set(zlib.decompress(stream)[::line])) > 1  # several filter types, not only Up
+    out = png.png_around_rows(picture, stream)
+    assert png_idat(out) == stream
+    back = _read(out, ours=False)
+    assert back.mode == mode and np.array_equal(np.asarray(back), np.asarray(picture))
+
+
+def test_a_stream_that_is_not_exactly_the_pictures_rows_is_refused(cat):
+    picture = cat.convert("RGB").resize((40, 30))
+    line = 1 + 40 * 3
+    rows = bytearray(zlib.decompress(png_idat(_png_file(picture))))
+    assert png.png_around_rows(picture, zlib.compress(bytes(rows))) is not None
+    assert png.png_around_rows(picture.resize((40, 29)), zlib.compress(bytes(rows))) is None  # a row too many
+    assert png.png_around_rows(picture, zlib.compress(bytes(rows[:-line]))) is None  # a row short
+    assert png.png_around_rows(picture, zlib.compress(bytes(rows)) + b"junk") is None
+    assert png.png_around_rows(picture, zlib.compress(bytes(rows))[:-9]) is None  # cut off
+    assert png.png_around_rows(picture, b"not zlib at all") is None
+    bad = bytearray(rows)
+    bad[5 * line] = 7  # no such filter type
+    assert png.png_around_rows(picture, zlib.compress(bytes(bad))) is None
+    assert png.png_around_rows(picture.convert("RGBA"), zlib.compress(bytes(rows))) is None
+
+
+def _png_file(picture: Image.Image) -> bytes:
+    buf = io.BytesIO()
+    picture.save(buf, "PNG")
+    return buf.getvalue()

@@ -12,7 +12,7 @@ from PIL import Image
 from medpic.errors import NotAPdf, PdfDamaged, PdfEncrypted
 from medpic.settings import Settings
 from medpic.sources.pdf import extract_pdf as extract_lazily
-from tests.pdf_fixtures import build_fixture_pdf, encrypted_pdf, pdf_with_images, samples
+from tests.pdf_fixtures import RECT, build_fixture_pdf, encrypted_pdf, pdf_with_images, png_predicted_image, samples
 
 LIMITS = Settings().pdf_limits()
 
@@ -94,6 +94,31 @@ def test_plain_jpeg_keeps_its_original_bytes(fixture_pdf, extraction):
     xref = int(c.ref.rsplit("-", 1)[1])
     assert c.extension == "jpg" and c.data == doc.xref_stream_raw(xref)
     assert c.data[:3] == b"\xff\xd8\xff"
+
+
+def test_png_predicted_rows_are_saved_as_they_are_stored():
+    """pdfTeX keeps a PNG's compressed rows: the saved PNG is built around them, not encoded again,
+    and shows the same pixels; with a Decode array the stored rows are not what the page shows,
+    so that picture is encoded from its pixels."""
+    import io
+
+    s = samples()
+    doc = pymupdf.open()
+    stored = {}
+    for name, picture, keys in (("rgb", s["coffee"], {}), ("gray", s["camera"].convert("L"), {}),
+                                ("inverted", s["astronaut"], {"Decode": "[1 0 1 0 1 0]"})):
+        stored[name] = png_predicted_image(doc, doc.new_page(width=400, height=400), RECT, picture, **keys)[1]
+    assert doc.xref_get_key(doc[0].get_images()[0][0], "ColorSpace")[0] == "xref"  # ICC-based
+    rgb, gray, inverted = extract_pdf(doc.tobytes(), source="tex.pdf", limits=LIMITS).candidates
+    for c, picture, stream in ((rgb, s["coffee"], stored["rgb"]), (gray, s["camera"].convert("L"), stored["gray"])):
+        assert c.status == "ok" and c.extension == "png" and stream in c.data
+        saved = Image.open(io.BytesIO(c.data))
+        assert saved.mode == picture.mode and np.array_equal(np.asarray(saved), np.asarray(picture))
+        assert np.array_equal(np.asarray(c.image), np.asarray(picture.convert("RGB")))
+    assert stored["inverted"] not in inverted.data
+    shown = 255 - np.asarray(s["astronaut"])
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(inverted.data))), shown)
+    assert np.array_equal(np.asarray(inverted.image), shown)
 
 
 def test_sixteen_bit_ct_is_not_crushed(extraction):

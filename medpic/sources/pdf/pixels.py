@@ -8,6 +8,9 @@
   end of data") and pads the picture with black. Its own warnings decide damage. Warnings of
   jbig2dec, the JBIG2 decoder under it, are advice, except a feature it has not implemented
   ("(NYI)"), which makes the image unsupported, not corrupt.
+- The bytes saved: a plain JPEG's own; for a Flate stream of PNG-predicted rows (how pdfTeX and
+  most writers store a PNG) a PNG around those very rows, once the dictionary says the samples
+  are shown as stored and the stream checks out; anything else encoded from the pixels.
 """
 
 from __future__ import annotations
@@ -20,13 +23,16 @@ from PIL import Image
 
 from medpic.errors import CorruptImage, UnsupportedFormat
 from medpic.imaging import decode_image
-from medpic.imaging.png import encode_png
+from medpic.imaging.png import encode_png, png_around_rows
 from medpic.sources.pdf.document import MUPDF_LOCK
 
 __all__ = ["Decoded", "decode_xobject", "decode_inline", "pixel_hash"]
 
 _DAMAGE = re.compile(r"truncat|padding|premature|corrupt|unexpected end|read error|cannot decode|"
                      r"syntax error|invalid", re.I)
+# Colour spaces whose samples are the picture's as they are, by name, and the ICC-based kind
+_DIRECT = {"/DeviceGray": 1, "/DeviceRGB": 3}
+_ICC = re.compile(r"\[\s*/ICCBased\s+(\d+)\s+0\s+R\s*\]")
 _NYI = re.compile(r"unhandled (?:segment type )?'?([^'(]+?)'? \(NYI\)|(\w[\w ]+) not yet implemented", re.I)
 
 
@@ -97,14 +103,53 @@ def _pixmap_to_images(pix) -> tuple[Image.Image, Image.Image]:
 
 
 def decode_xobject(doc, xref: int, smask: int, filter_name: str) -> Decoded:
-    """An image XObject; a plain JPEG keeps its original bytes for saving."""
+    """An image XObject. A plain JPEG keeps its original bytes for saving, and a Flate stream of
+    PNG-predicted rows becomes a PNG around those very rows; anything else is encoded. The
+    caller holds ``MUPDF_LOCK``."""
     pix = _pixmap(doc, xref, smask)
     rgb, keep = _pixmap_to_images(pix)
-    original_jpeg = (filter_name == "DCTDecode" and not pix.alpha and keep.mode in ("RGB", "L")
-                     and doc.xref_get_key(xref, "Decode")[0] == "null")
-    if original_jpeg:
+    plain = not pix.alpha and keep.mode in ("RGB", "L") and doc.xref_get_key(xref, "Decode")[0] == "null"
+    if plain and filter_name == "DCTDecode":
         return Decoded(rgb, doc.xref_stream_raw(xref), "jpg", pixel_hash(rgb))
-    return Decoded(rgb, encode_png(keep), "png", pixel_hash(rgb))
+    copied = None
+    if plain and not smask and filter_name == "FlateDecode" and _png_rows(doc, xref, len(keep.getbands())):
+        copied = png_around_rows(keep, doc.xref_stream_raw(xref))
+    return Decoded(rgb, copied or encode_png(keep), "png", pixel_hash(rgb))
+
+
+def _png_rows(doc, xref: int, colours: int) -> bool:
+    """Whether the image's dictionary makes its inflated stream PNG's own rows for a picture of
+    ``colours`` samples a pixel: PNG predictors (10-15) on 8-bit samples, lines as wide as the
+    image, no mask, and a colour space whose samples are shown as they are (``png_around_rows``
+    checks the stream itself)."""
+    def value(key: str) -> str:
+        return doc.xref_get_key(xref, key)[1]
+
+    width, predictor = value("Width"), value("DecodeParms/Predictor")
+    if not predictor.isdigit() or not 10 <= int(predictor) <= 15 or value("BitsPerComponent") != "8":
+        return False
+    if value("DecodeParms/BitsPerComponent") not in ("8", "null") or value("Mask") != "null" \
+            or value("ImageMask") == "true":
+        return False
+    if value("DecodeParms/Colors") != str(colours) and not (colours == 1 and value("DecodeParms/Colors") == "null"):
+        return False
+    if value("DecodeParms/Columns") != width and not (width == "1" and value("DecodeParms/Columns") == "null"):
+        return False
+    return _components(doc, xref) == colours
+
+
+def _components(doc, xref: int) -> int | None:
+    """Samples a pixel of the image's colour space when that space shows them as they are
+    (DeviceGray, DeviceRGB, ICC-based); None for any other."""
+    kind, space = doc.xref_get_key(xref, "ColorSpace")
+    if kind == "xref":
+        space = doc.xref_object(int(space.split()[0]), compressed=True)
+    if space in _DIRECT:
+        return _DIRECT[space]
+    if m := _ICC.fullmatch(space.strip()):
+        n = doc.xref_get_key(int(m.group(1)), "N")[1]
+        return int(n) if n in ("1", "3") else None
+    return None
 
 
 def decode_inline(block: dict, max_pixels: int) -> Decoded:
