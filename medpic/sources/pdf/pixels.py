@@ -147,7 +147,10 @@ def _components(doc, xref: int) -> int | None:
     if space in _DIRECT:
         return _DIRECT[space]
     if m := _ICC.fullmatch(space.strip()):
-        n = doc.xref_get_key(int(m.group(1)), "N")[1]
+        try:
+            n = doc.xref_get_key(int(m.group(1)), "N")[1]
+        except ValueError:  # no such object: the picture is encoded from its pixels instead
+            return None
         return int(n) if n in ("1", "3") else None
     return None
 
