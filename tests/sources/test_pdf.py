@@ -12,7 +12,8 @@ from PIL import Image
 from medpic.errors import NotAPdf, PdfDamaged, PdfEncrypted
 from medpic.settings import Settings
 from medpic.sources.pdf import extract_pdf as extract_lazily
-from tests.pdf_fixtures import RECT, build_fixture_pdf, encrypted_pdf, pdf_with_images, png_predicted_image, samples
+from tests.pdf_fixtures import (H, RECT, W, build_fixture_pdf, encrypted_pdf, pdf_with_images, png_predicted_image,
+                                raw_image, samples)
 
 LIMITS = Settings().pdf_limits()
 
@@ -98,27 +99,47 @@ def test_plain_jpeg_keeps_its_original_bytes(fixture_pdf, extraction):
 
 def test_png_predicted_rows_are_saved_as_they_are_stored():
     """pdfTeX keeps a PNG's compressed rows: the saved PNG is built around them, not encoded again,
-    and shows the same pixels; with a Decode array the stored rows are not what the page shows,
-    so that picture is encoded from its pixels."""
+    and shows the same pixels. Where the stored rows are not what the page shows (a Decode array,
+    also abbreviated /D, which MuPDF honours; a one-filter array, whose parameters MuPDF pairs by
+    place and so ignores here) the picture is encoded from the pixels shown."""
     import io
 
     s = samples()
+    cases = [("rgb", s["coffee"], {}, True), ("gray", s["camera"].convert("L"), {}, True),
+             ("decode", s["astronaut"], {"Decode": "[1 0 1 0 1 0]"}, False),
+             ("abbreviated", s["rocket"], {"D": "[1 0 1 0 1 0]"}, False),
+             ("filter array", s["cat"], {"Filter": "[/FlateDecode]"}, False)]
     doc = pymupdf.open()
-    stored = {}
-    for name, picture, keys in (("rgb", s["coffee"], {}), ("gray", s["camera"].convert("L"), {}),
-                                ("inverted", s["astronaut"], {"Decode": "[1 0 1 0 1 0]"})):
-        stored[name] = png_predicted_image(doc, doc.new_page(width=400, height=400), RECT, picture, **keys)[1]
+    stored = [png_predicted_image(doc, doc.new_page(width=400, height=400), RECT, picture, **keys)[1]
+              for _, picture, keys, _ in cases]
     assert doc.xref_get_key(doc[0].get_images()[0][0], "ColorSpace")[0] == "xref"  # ICC-based
-    rgb, gray, inverted = extract_pdf(doc.tobytes(), source="tex.pdf", limits=LIMITS).candidates
-    for c, picture, stream in ((rgb, s["coffee"], stored["rgb"]), (gray, s["camera"].convert("L"), stored["gray"])):
-        assert c.status == "ok" and c.extension == "png" and stream in c.data
+    candidates = extract_pdf(doc.tobytes(), source="tex.pdf", limits=LIMITS).candidates
+    assert len(candidates) == len(cases)
+    for (name, picture, _, copied), stream, c in zip(cases, stored, candidates):
+        assert c.status == "ok" and c.extension == "png", name
+        assert (stream in c.data) == copied, name
         saved = Image.open(io.BytesIO(c.data))
-        assert saved.mode == picture.mode and np.array_equal(np.asarray(saved), np.asarray(picture))
-        assert np.array_equal(np.asarray(c.image), np.asarray(picture.convert("RGB")))
-    assert stored["inverted"] not in inverted.data
+        assert np.array_equal(np.asarray(saved.convert("RGB")), np.asarray(c.image)), name  # what the page shows
+        if copied:
+            assert saved.mode == picture.mode and np.array_equal(np.asarray(saved), np.asarray(picture))
     shown = 255 - np.asarray(s["astronaut"])
-    assert np.array_equal(np.asarray(Image.open(io.BytesIO(inverted.data))), shown)
-    assert np.array_equal(np.asarray(inverted.image), shown)
+    assert np.array_equal(np.asarray(candidates[2].image), shown)
+
+
+def test_a_jpeg_shown_through_an_abbreviated_decode_array_is_not_saved_as_its_original():
+    """/D is MuPDF's reading of /Decode too: the page shows the JPEG inverted, so its bytes are not the picture."""
+    import io
+
+    picture = samples()["coffee"]
+    buf = io.BytesIO()
+    picture.save(buf, "JPEG", quality=95)
+    doc = pymupdf.open()
+    raw_image(doc, doc.new_page(width=400, height=400), RECT, f"/Width {W} /Height {H} /ColorSpace /DeviceRGB "
+              "/BitsPerComponent 8 /D [1 0 1 0 1 0]", buf.getvalue(), flate=False, filter="/DCTDecode")
+    (c,) = extract_pdf(doc.tobytes(), source="d.pdf", limits=LIMITS).candidates
+    assert c.extension == "png" and c.data != buf.getvalue()
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(c.data)).convert("RGB")), np.asarray(c.image))
+    assert np.asarray(c.image).mean() > 255 - np.asarray(picture).mean() - 5  # inverted, as shown
 
 
 def test_sixteen_bit_ct_is_not_crushed(extraction):

@@ -108,7 +108,8 @@ def decode_xobject(doc, xref: int, smask: int, filter_name: str) -> Decoded:
     caller holds ``MUPDF_LOCK``."""
     pix = _pixmap(doc, xref, smask)
     rgb, keep = _pixmap_to_images(pix)
-    plain = not pix.alpha and keep.mode in ("RGB", "L") and doc.xref_get_key(xref, "Decode")[0] == "null"
+    plain = not pix.alpha and keep.mode in ("RGB", "L") \
+        and doc.xref_get_key(xref, "Decode")[0] == doc.xref_get_key(xref, "D")[0] == "null"  # MuPDF reads /D too
     if plain and filter_name == "DCTDecode":
         return Decoded(rgb, doc.xref_stream_raw(xref), "jpg", pixel_hash(rgb))
     copied = None
@@ -125,6 +126,8 @@ def _png_rows(doc, xref: int, colours: int) -> bool:
     def value(key: str) -> str:
         return doc.xref_get_key(xref, key)[1]
 
+    if doc.xref_get_key(xref, "Filter") != ("name", "/FlateDecode"):  # in an array, parameters pair by place
+        return False
     width, predictor = value("Width"), value("DecodeParms/Predictor")
     if not predictor.isdigit() or not 10 <= int(predictor) <= 15 or value("BitsPerComponent") != "8":
         return False
