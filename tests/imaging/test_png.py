@@ -10,6 +10,7 @@ from PIL import Image, ImageCms
 
 import medpic.imaging.png as png
 from medpic.errors import CorruptImage
+from tests.conftest import encode
 from tests.pdf_fixtures import png_idat
 
 
@@ -127,7 +128,7 @@ def test_a_large_picture_is_encoded_a_strip_at_a_time():
 @pytest.mark.parametrize("mode", ["L", "RGB"])
 def test_rows_compressed_elsewhere_are_copied_not_encoded_again(cat, mode):
     picture = cat.convert(mode).crop((3, 5, 203, 136))
-    stream = png_idat(_png_file(picture))  # Pillow picks a filter per row
+    stream = png_idat(encode(picture, "PNG"))  # Pillow picks a filter per row
     line = 1 + picture.width * len(picture.getbands())
     assert len(set(zlib.decompress(stream)[::line])) > 1  # several filter types, not only Up
     out = png.png_around_rows(picture, stream)
@@ -139,7 +140,7 @@ def test_rows_compressed_elsewhere_are_copied_not_encoded_again(cat, mode):
 def test_a_stream_that_is_not_exactly_the_pictures_rows_is_refused(cat):
     picture = cat.convert("RGB").resize((40, 30))
     line = 1 + 40 * 3
-    rows = bytearray(zlib.decompress(png_idat(_png_file(picture))))
+    rows = bytearray(zlib.decompress(png_idat(encode(picture, "PNG"))))
     assert png.png_around_rows(picture, zlib.compress(bytes(rows))) is not None
     assert png.png_around_rows(picture.resize((40, 29)), zlib.compress(bytes(rows))) is None  # a row too many
     assert png.png_around_rows(picture, zlib.compress(bytes(rows[:-line]))) is None  # a row short
@@ -150,9 +151,3 @@ def test_a_stream_that_is_not_exactly_the_pictures_rows_is_refused(cat):
     bad[5 * line] = 7  # no such filter type
     assert png.png_around_rows(picture, zlib.compress(bytes(bad))) is None
     assert png.png_around_rows(picture.convert("RGBA"), zlib.compress(bytes(rows))) is None
-
-
-def _png_file(picture: Image.Image) -> bytes:
-    buf = io.BytesIO()
-    picture.save(buf, "PNG")
-    return buf.getvalue()

@@ -113,7 +113,7 @@ def decode_xobject(doc, xref: int, smask: int, filter_name: str) -> Decoded:
     if plain and filter_name == "DCTDecode":
         return Decoded(rgb, doc.xref_stream_raw(xref), "jpg", pixel_hash(rgb))
     copied = None
-    if plain and not smask and filter_name == "FlateDecode" and _png_rows(doc, xref, len(keep.getbands())):
+    if plain and not smask and _png_rows(doc, xref, len(keep.getbands())):
         copied = png_around_rows(keep, doc.xref_stream_raw(xref))
     return Decoded(rgb, copied or encode_png(keep), "png", pixel_hash(rgb))
 
@@ -123,20 +123,20 @@ def _png_rows(doc, xref: int, colours: int) -> bool:
     ``colours`` samples a pixel: PNG predictors (10-15) on 8-bit samples, lines as wide as the
     image, no mask, and a colour space whose samples are shown as they are (``png_around_rows``
     checks the stream itself)."""
-    def value(key: str) -> str:
-        return doc.xref_get_key(xref, key)[1]
+    def value(key: str, default: str = "null") -> str:  # what PDF says an absent key means
+        found = doc.xref_get_key(xref, key)[1]
+        return default if found == "null" else found
 
     if doc.xref_get_key(xref, "Filter") != ("name", "/FlateDecode"):  # in an array, parameters pair by place
         return False
-    width, predictor = value("Width"), value("DecodeParms/Predictor")
-    if not predictor.isdigit() or not 10 <= int(predictor) <= 15 or value("BitsPerComponent") != "8":
+    predictor = value("DecodeParms/Predictor", "1")
+    if not predictor.isdigit() or not 10 <= int(predictor) <= 15:
         return False
-    if value("DecodeParms/BitsPerComponent") not in ("8", "null") or value("Mask") != "null" \
-            or value("ImageMask") == "true":
+    if value("BitsPerComponent") != "8" or value("DecodeParms/BitsPerComponent", "8") != "8":
         return False
-    if value("DecodeParms/Colors") != str(colours) and not (colours == 1 and value("DecodeParms/Colors") == "null"):
+    if value("Mask") != "null" or value("ImageMask", "false") == "true":
         return False
-    if value("DecodeParms/Columns") != width and not (width == "1" and value("DecodeParms/Columns") == "null"):
+    if value("DecodeParms/Colors", "1") != str(colours) or value("DecodeParms/Columns", "1") != value("Width"):
         return False
     return _components(doc, xref) == colours
 
