@@ -19,7 +19,7 @@ from typing import Sequence
 from medpic.version import __version__
 from medpic.errors import ExtractionError, FetchError, InvalidInput, MedPicError
 from medpic.logs import configure as configure_logging
-from medpic.settings import Settings, parse_probability
+from medpic.settings import BATCH_DECODE_CHOICES, Settings, parse_probability
 
 __all__ = ["main"]
 
@@ -103,6 +103,8 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model-replicas", type=_positive, metavar="N", help="classifier actors, each loading the model "
                    "once (default 1; MEDPIC_BATCH_MODEL_REPLICAS)")
     p.add_argument("--batch-size", type=_positive, metavar="N", help="images per inference batch (MEDPIC_BATCH_SIZE)")
+    p.add_argument("--decode", choices=BATCH_DECODE_CHOICES, help="where pictures are decoded: in CPU tasks of their "
+                   "own, in the model replicas, or auto: replicas on one node, tasks on a cluster (MEDPIC_BATCH_DECODE)")
     p.add_argument("--save-medical", action="store_true",
                    help="save confident medical images under DIR/images/, named by content hash")
     p.add_argument("--min-confidence", type=_probability, default=0.9, metavar="C",
@@ -256,7 +258,7 @@ def cmd_batch(args: argparse.Namespace, settings: Settings) -> int:
     from medpic.batch import read_targets, run
 
     changes = dict(batch_extract_workers=args.extract_workers, batch_targets_per_worker=args.targets_per_worker,
-                   batch_model_replicas=args.model_replicas,
+                   batch_model_replicas=args.model_replicas, batch_decode=args.decode,
                    batch_size=args.batch_size, allow_private=args.allow_private or None)
     settings = settings.with_(**{k: v for k, v in changes.items() if v is not None})
     targets = read_targets(args.input)

@@ -19,11 +19,12 @@ from urllib.parse import urlsplit
 from medpic.errors import InvalidInput
 
 __all__ = ["Settings", "NetPolicy", "FetchLimits", "PdfLimits", "WebLimits", "parse_probability", "origin_of",
-           "REPO_ROOT", "BUNDLED_MODEL_DIR"]
+           "REPO_ROOT", "BUNDLED_MODEL_DIR", "BATCH_DECODE_CHOICES"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED_MODEL_DIR = REPO_ROOT / "models" / "medpic"
 DEFAULT_DATASET = REPO_ROOT.parent / "shared" / "datasets" / "medpic"
+BATCH_DECODE_CHOICES = ("auto", "tasks", "replicas")
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
@@ -50,6 +51,14 @@ def _as_int(name: str, value: str | None, default: int, *, minimum: int = 1) -> 
     if parsed < minimum:
         raise InvalidInput(f"{name}={value!r} must be at least {minimum}")
     return parsed
+
+
+def _as_choice(name: str, value: str | None, default: str, choices: tuple[str, ...]) -> str:
+    if value is None or not value.strip():
+        return default
+    if value.strip().lower() not in choices:
+        raise InvalidInput(f"{name}={value!r} is not one of {', '.join(choices)}")
+    return value.strip().lower()
 
 
 def _origins(value: str | None) -> list[str]:
@@ -181,13 +190,18 @@ class Settings:
     # Parquet shard and one ledger line) every MEDPIC_BATCH_COMMIT_TARGETS targets or
     # MEDPIC_BATCH_COMMIT_SECONDS seconds, whichever comes first: what a killed job loses and what
     # --resume redoes; the Ray cluster to join (MEDPIC_RAY_ADDRESS; unset: a local Ray started
-    # inside the process).
+    # inside the process). Where pictures are decoded (MEDPIC_BATCH_DECODE): "tasks", a stage of
+    # CPU tasks of its own that scales with a cluster's CPUs and keeps decoding off the replicas;
+    # "replicas", inside the model replicas' calls, which on one machine saves a process boundary
+    # a picture (about 1 ms of CPU each: Ray's task, its object store, Arrow both ways); "auto":
+    # "replicas" on a one-node Ray, "tasks" on a cluster.
     batch_extract_workers: int = 2
     batch_model_replicas: int = 1
     batch_targets_per_worker: int = 4
     batch_commit_targets: int = 100
     batch_commit_s: int = 30
     ray_address: str | None = None
+    batch_decode: str = "auto"
     # Ray's logical CPUs reserved per extraction actor (I/O-bound: it waits on the network and on
     # Chromium, which runs in processes of its own), per decoding task and per model replica (its
     # MEDPIC_THREADS when set); rows per decoding task. Fixed bounds, like the rendering ones.
@@ -256,6 +270,8 @@ class Settings:
             cache_dir=_as_path(env.get("MEDPIC_CACHE_DIR")) or defaults.cache_dir,
             playwright_browsers_path=_as_path(env.get("PLAYWRIGHT_BROWSERS_PATH")) or defaults.playwright_browsers_path,
             ray_address=_text(env.get("MEDPIC_RAY_ADDRESS")),
+            batch_decode=_as_choice("MEDPIC_BATCH_DECODE", env.get("MEDPIC_BATCH_DECODE"), defaults.batch_decode,
+                                    BATCH_DECODE_CHOICES),
         )
 
     def net_policy(self) -> "NetPolicy":

@@ -1,7 +1,8 @@
 """Stage 3, classification: model replicas, each loading the model once, fed in batches.
 
-Each actor rebuilds the candidates of a batch from their rows (pixels already at the model's
-input size) and hands them to ``judge``, the one function that turns candidates into report rows,
+Each actor rebuilds the candidates of a batch from their rows (pixels at the model's input size,
+made by the decoding tasks or, when the plan puts decoding here, by the actor itself first) and
+hands them to ``judge``, the one function that turns candidates into report rows,
 so a batch row is exactly the row ``medpic scan`` writes for the same image. The pixels are
 dropped here; the original bytes go on only for the images ``--save-medical`` keeps.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from medpic.batch.rows import IMAGE, candidate_of, stage_schema
+from medpic.batch.rows import IMAGE, candidate_of, decode_row, stage_schema
 from medpic.errors import ModelError
 from medpic.model.classifier import Classifier
 from medpic.save import selected_for_download
@@ -25,7 +26,7 @@ class ClassifyActor:
     """A Ray Data actor holding one loaded ``Classifier``."""
 
     def __init__(self, *, settings: Settings, input_size: int, threshold: float | None,
-                 save_min_confidence: float | None) -> None:
+                 save_min_confidence: float | None, decode: bool = False) -> None:
         self._classifier = Classifier.load(settings)
         if self._classifier.input_size != input_size:
             raise ModelError(f"the model's input size is {self._classifier.input_size} px, not the "
@@ -33,12 +34,16 @@ class ClassifyActor:
         self._input_size = input_size
         self._options = JudgeOptions.from_settings(settings, threshold=threshold)
         self._save_min_confidence = save_min_confidence
+        self._max_pixels = settings.max_pixels if decode else None  # None: rows come decoded
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
 
         rows = batch.to_pylist()
         images = [row for row in rows if row["kind"] == IMAGE]
+        if self._max_pixels is not None:
+            for row in images:
+                decode_row(row, max_pixels=self._max_pixels, input_size=self._input_size)
         candidates = [candidate_of(row, input_size=self._input_size) for row in images]
         for row, judged in zip(images, judge(candidates, self._classifier, self._options)):
             fields = judged.row.as_dict()

@@ -39,7 +39,8 @@ _SINGLE_PICTURE = ("urls", "images")
 
 
 class Extractor:
-    """A Ray Data actor: ``map_batches`` feeds it targets, it yields tables of rows."""
+    """A Ray Data actor: ``map_batches`` feeds it calls (rows of ``targets`` and their ``seqs``),
+    it yields tables of rows."""
 
     def __init__(self, *, settings: Settings, use_browser: bool, base_dir: str, input_size: int,
                  rows_per_table: int) -> None:
@@ -51,7 +52,8 @@ class Extractor:
         self._targets = ThreadPoolExecutor(max(1, settings.batch_targets_per_worker), thread_name_prefix="medpic-target")
 
     def __call__(self, batch: Any) -> Iterator[Any]:
-        pairs = zip(batch["target"].to_pylist(), batch["seq"].to_pylist())
+        pairs = [pair for targets, seqs in zip(batch["targets"].to_pylist(), batch["seqs"].to_pylist())
+                 for pair in zip(targets, seqs)]
         rows = interleave(lambda pair: target_rows(*pair, settings=self._settings, fetcher=self._fetcher,
                                                    browser=self._browser, base_dir=self._base_dir,
                                                    input_size=self._input_size),

@@ -12,12 +12,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from medpic.batch.collect import Collector
-from medpic.batch.engine import Plan, build_dataset, ray_session, stream_rows
+from medpic.batch.engine import Plan, build_dataset, decode_in_replicas, ray_session, stream_rows
 from medpic.batch.inputs import hosts_in_turn, unique_targets
 from medpic.batch.ledger import Ledger
 from medpic.batch.outputs import TargetRecord, TargetResult, export_csv, write_summary, write_targets
@@ -46,18 +46,20 @@ def run(targets: Iterable[str], out_dir: str | Path, settings: Settings, ray_add
     if images_dir is not None:
         images_dir.mkdir(parents=True, exist_ok=True)
     address = ray_address or settings.ray_address
-    committed, where = 0, "none (nothing to do)"
+    committed, where, decoding = 0, "none (nothing to do)", None
     if pending:
         plan = Plan(settings=settings, use_browser=use_browser, threshold=threshold,
                     save_min_confidence=min_confidence if save_medical else None,
                     input_size=_model_input_size(settings), base_dir=os.getcwd())
         with ray_session(address, num_cpus=plan.logical_cpus(), verbose=verbose) as where:
+            plan = replace(plan, decode_in_replicas=decode_in_replicas(settings.batch_decode))
+            decoding = "replicas" if plan.decode_in_replicas else "tasks"
             committed = _drive(build_dataset(pending, plan, verbose=verbose), ledger, settings,
                                Collector(images_dir=images_dir), total=len(pending), progress=progress)
     records = _latest(ledger.records(), targets)
     write_targets(out_dir / "targets.parquet", records)
     summary = _summary(records, targets=targets, committed=committed, seconds=time.monotonic() - started,
-                       settings=settings, ray=where)
+                       settings=settings, ray=where, decoding=decoding)
     write_summary(out_dir / "summary.json", summary)
     if csv is not None:
         summary["csv_rows"] = export_csv(ledger.shards(), csv)
@@ -115,7 +117,7 @@ def _latest(records: Sequence[TargetRecord], targets: Sequence[str]) -> list[Tar
 
 
 def _summary(records: Sequence[TargetRecord], *, targets: Sequence[str], committed: int, seconds: float,
-             settings: Settings, ray: str) -> dict[str, Any]:
+             settings: Settings, ray: str, decoding: str | None) -> dict[str, Any]:
     """The job's counts over the whole folder, and this run's speed."""
     recorded = {r.target for r in records}  # this input's targets, and any an earlier input of the folder had
     unfinished = [t for t in targets if t not in recorded]  # a worker crashed on them, or the job stopped
@@ -130,7 +132,8 @@ def _summary(records: Sequence[TargetRecord], *, targets: Sequence[str], committ
         "skipped": sum(r.skipped for r in records),
         "errors": sum(r.errors for r in records),
         "this_run": {"targets": committed, "seconds": round(seconds, 2),
-                     "targets_per_s": round(committed / seconds, 3) if seconds else 0.0},
+                     "targets_per_s": round(committed / seconds, 3) if seconds else 0.0,
+                     "decoding": decoding},  # "replicas" or "tasks": where pictures were decoded
         "ray": ray,  # "local", the cluster's address, or "existing" (a Ray the caller had started)
         "extract_workers": settings.batch_extract_workers,
         "targets_per_worker": settings.batch_targets_per_worker,

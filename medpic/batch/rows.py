@@ -19,10 +19,10 @@ from dataclasses import replace
 from typing import Any, Iterable, Iterator
 
 from medpic.scan import ready as judge_ready
-from medpic.sources.candidates import ImageCandidate
+from medpic.sources.candidates import ImageCandidate, Status
 
 __all__ = ["IMAGE", "END", "stage_schema", "fields_of", "candidate_row", "end_row", "candidate_of", "ready",
-           "tables"]
+           "decode_row", "tables"]
 
 IMAGE, END = "image", "end"
 # The candidate fields a report row is made of (``medpic.scan``'s ``_row``), plus what the
@@ -81,6 +81,20 @@ def ready(cand: ImageCandidate, *, max_pixels: int, min_side: int, input_size: i
     are (their size is already the input size), so its rows are exactly ``medpic scan``'s."""
     cand, image, status, reason = judge_ready(cand, max_pixels=max_pixels, min_side=min_side, input_size=input_size)
     return replace(cand, status=status, reason=reason), image.tobytes() if image is not None else None
+
+
+def decode_row(row: dict[str, Any], *, max_pixels: int, input_size: int) -> None:
+    """Give an image row its pixels (or its reason for having none), in place; rows that have
+    pixels already, rows already ``skipped`` or ``error``, and end rows are left as they are."""
+    if row["kind"] != IMAGE or row["pixels"] is not None:
+        return
+    fields = fields_of(row)
+    if fields["status"] != Status.OK:
+        return
+    cand, pixels = ready(candidate_of(row, input_size=input_size), max_pixels=max_pixels,
+                         min_side=fields["min_side"], input_size=input_size)
+    fields.update(width=cand.width, height=cand.height, status=cand.status, reason=cand.reason)
+    row["fields"], row["pixels"] = json.dumps(fields), pixels
 
 
 def tables(rows: Iterable[dict[str, Any]], *, max_rows: int, max_bytes: int = 64 << 20) -> Iterator[Any]:

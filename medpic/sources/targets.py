@@ -22,7 +22,7 @@ from medpic.sources.files import IMAGE_EXTENSIONS, InputFile, file_candidates, r
 from medpic.sources.page.extract import extract_page
 from medpic.sources.pdf import extract_pdf, is_pdf
 
-__all__ = ["kind_of_file", "is_url", "is_image_url", "open_target", "open_listed_target", "open_url", "open_pdf_file",
+__all__ = ["kind_of_file", "is_url", "is_local_picture", "is_image_url", "open_target", "open_listed_target", "open_url", "open_pdf_file",
            "open_image_files", "open_image_urls"]
 
 _PEEK = 1024
@@ -44,6 +44,11 @@ def kind_of_file(path: str | Path) -> str:
     if is_pdf(head):
         return "pdf"
     return "image" if Path(path).suffix.lower() in IMAGE_EXTENSIONS else "other"
+
+
+def is_local_picture(target: str) -> bool:
+    """Whether a target names a picture file by its extension: reading it waits on nothing."""
+    return not is_url(target) and PurePosixPath(target).suffix.lower() in IMAGE_EXTENSIONS
 
 
 def is_image_url(url: str) -> bool:

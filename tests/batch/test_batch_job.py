@@ -98,6 +98,24 @@ def test_a_mixed_job_has_the_rows_medpic_scan_has_target_by_target(local_ray, mi
     assert json.loads((out / "summary.json").read_text()) == {k: v for k, v in summary.items() if k != "csv_rows"}
     assert summary["done"] == len(mixed.targets) - 4 and summary["failed"] == 4 and summary["unfinished"] == 0
     assert summary["medical"] == sum(r["medical"] for r in targets.values())
+    assert summary["this_run"]["decoding"] == "replicas"  # "auto" on a one-node Ray
+
+
+def test_decoding_in_tasks_of_its_own_gives_the_rows_decoding_in_the_replicas_gives(local_ray, mixed, tmp_path):
+    """A cluster's placement (a stage of decoding tasks) and one machine's (the replicas decode)
+    run the same code: every row is the same, a picture's reason and size included."""
+    targets = [mixed.url + p for p in ["/gallery.html", *mixed.site.pdfs, *mixed.site.images, "/missing.png"]]
+    rows = {}
+    for where in ("tasks", "replicas"):
+        export = tmp_path / f"{where}.csv"
+        summary = run(targets, tmp_path / where, settings_for(mixed, batch_decode=where), use_browser=False, csv=export)
+        assert summary["this_run"]["decoding"] == where
+        rows[where] = csv_by_target(export)
+    assert set(rows["tasks"]) == set(targets)
+    for target in targets:
+        assert same_rows(rows["tasks"][target], rows["replicas"][target]), target
+    statuses = Counter(r["status"] for found in rows["tasks"].values() for r in found)
+    assert statuses["ok"] >= 10 and statuses["error"] >= 1 and statuses["skipped"] >= 1  # decoded, failed, too small
 
 
 def test_pages_are_rendered_by_the_extraction_actors_chromium_as_scan_renders_them(local_ray, mixed, tmp_path,
