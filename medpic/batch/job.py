@@ -54,8 +54,9 @@ def run(targets: Iterable[str], out_dir: str | Path, settings: Settings, ray_add
         with ray_session(address, num_cpus=plan.logical_cpus(), verbose=verbose) as where:
             plan = replace(plan, decode_in_replicas=decode_in_replicas(settings.batch_decode))
             decoding = "replicas" if plan.decode_in_replicas else "tasks"
-            committed = _drive(build_dataset(pending, plan, verbose=verbose), ledger, settings,
-                               Collector(images_dir=images_dir), total=len(pending), progress=progress)
+            rows = stream_rows(build_dataset(pending, plan, verbose=verbose), short_rounds=not plan.decode_in_replicas)
+            committed = _drive(rows, ledger, settings, Collector(images_dir=images_dir), total=len(pending),
+                               progress=progress)
     records = _latest(ledger.records(), targets)
     write_targets(out_dir / "targets.parquet", records)
     summary = _summary(records, targets=targets, committed=committed, seconds=time.monotonic() - started,
@@ -74,7 +75,8 @@ class _Batch:
     since: float = field(default_factory=time.monotonic)
 
 
-def _drive(ds: Any, ledger: Ledger, settings: Settings, collector: Collector, *, total: int, progress: bool) -> int:
+def _drive(rows: Iterable[dict[str, Any]], ledger: Ledger, settings: Settings, collector: Collector, *, total: int,
+           progress: bool) -> int:
     """Read the pipeline to the end, committing as targets finish; returns how many were committed."""
     from tqdm import tqdm
 
@@ -90,7 +92,7 @@ def _drive(ds: Any, ledger: Ledger, settings: Settings, collector: Collector, *,
         waiting = _Batch()
 
     try:
-        for row in stream_rows(ds):
+        for row in rows:
             result = collector.add(row)
             if result is not None:
                 waiting.results.append(result)

@@ -49,3 +49,10 @@ def test_overlapping_jobs_and_an_abandoned_one_leave_rays_round_as_it_was():
     assert state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S == engine._SCHEDULER_WAIT_S
     assert [r["n"] for r in second] == [1]
     assert state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S == before
+
+
+def test_without_decoding_tasks_rows_are_read_with_rays_own_round():
+    before = state.WAIT_FOR_TASK_COMPLETION_TIMEOUT_S
+    rows = _Rows()
+    assert [r["n"] for r in engine.stream_rows(rows, short_rounds=False)] == [0, 1]
+    assert rows.seen == [before] * 2 and before != engine._SCHEDULER_WAIT_S
