@@ -23,7 +23,8 @@ __all__ = ["ClassifyActor"]
 
 
 class ClassifyActor:
-    """A Ray Data actor holding one loaded ``Classifier``."""
+    """A Ray Data actor holding one loaded ``Classifier``; with ``decode``, it decodes its rows
+    first (the plan's choice on one node: ``engine.decode_in_replicas``)."""
 
     def __init__(self, *, settings: Settings, input_size: int, threshold: float | None,
                  save_min_confidence: float | None, decode: bool = False) -> None:

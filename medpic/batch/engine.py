@@ -38,7 +38,8 @@ from medpic.errors import InvalidInput, MedPicError
 from medpic.settings import Settings
 from medpic.sources.targets import is_local_picture
 
-__all__ = ["Plan", "ray_session", "decode_in_replicas", "build_dataset", "calls_of", "targets_per_call", "stream_rows", "quick_scheduler"]
+__all__ = ["Plan", "ray_session", "decode_in_replicas", "build_dataset", "calls_of", "targets_per_call", "stream_rows",
+           "quick_scheduler"]
 
 log = logging.getLogger(__name__)
 

@@ -64,7 +64,8 @@ def test_local_pictures_travel_in_larger_calls_than_urls_and_every_call_keeps_it
                              + files[600:]))
     calls = calls_of(pending, workers=2, targets_per_worker=4)
     assert sorted(pair for call in calls for pair in call) == sorted(pending)  # each target once
-    sizes = {kind: {len(c) for c in calls if all(("://" in t) == (kind == "url") for _, t in c)} for kind in ("url", "file")}
+    sizes = {kind: {len(c) for c in calls if all(("://" in t) == (kind == "url") for _, t in c)}
+             for kind in ("url", "file")}
     assert max(sizes["url"]) == targets_per_call(301, workers=2, targets_per_worker=4) == 8
     assert max(sizes["file"]) == 64 > 8  # a picture file's extraction is a read: it waits on nothing
     assert [call[0][0] for call in calls] == sorted(call[0][0] for call in calls)  # in the order they came
