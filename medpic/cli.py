@@ -104,7 +104,7 @@ def _add_batch_parser(sub: argparse._SubParsersAction) -> None:
                    "once (default 1; MEDPIC_BATCH_MODEL_REPLICAS)")
     p.add_argument("--batch-size", type=_positive, metavar="N", help="images per inference batch (MEDPIC_BATCH_SIZE)")
     p.add_argument("--decode", choices=BATCH_DECODE_CHOICES, help="where pictures are decoded: in CPU tasks of "
-                   "their own, in the model replicas, or auto: replicas on one node, tasks on a cluster "
+                   "their own, in the model replicas, or auto: replicas when they hold the cores, else tasks "
                    "(MEDPIC_BATCH_DECODE)")
     p.add_argument("--save-medical", action="store_true",
                    help="save confident medical images under DIR/images/, named by content hash")

@@ -194,7 +194,7 @@ class Settings:
     # CPU tasks of its own that scales with a cluster's CPUs and keeps decoding off the replicas;
     # "replicas", inside the model replicas' calls, which on one machine saves a process boundary
     # a picture (about 1 ms of CPU each: Ray's task, its object store, Arrow both ways); "auto":
-    # "replicas" on a one-node Ray, "tasks" on a cluster.
+    # "replicas" when the actor pools leave less than a CPU of the Ray free, else "tasks".
     batch_extract_workers: int = 2
     batch_model_replicas: int = 1
     batch_targets_per_worker: int = 4

@@ -3,7 +3,8 @@
     inputs.py    the list of targets (text, CSV or Parquet with a ``target`` column, or stdin)
     rows.py      the row format every stage passes on (bytes and JSON fields, never PIL objects)
     extract.py   stage 1: extraction actors (one Fetcher and one Chromium each)
-    decode.py    stage 2: decoding tasks (bytes to pixels at the model's input size)
+    decode.py    stage 2: decoding tasks (bytes to pixels at the model's input size); where the
+                 replicas hold the cores they decode their own rows instead (rows.decode_row)
     classify.py  stage 3: model replicas (``judge`` on batches)
     engine.py    Ray itself: the session, the pipeline, Ray's errors (the only module importing Ray)
     collect.py   the driver: rows back into finished targets, medical images saved

@@ -24,7 +24,7 @@ __all__ = ["ClassifyActor"]
 
 class ClassifyActor:
     """A Ray Data actor holding one loaded ``Classifier``; with ``decode``, it decodes its rows
-    first (the plan's choice on one node: ``engine.decode_in_replicas``)."""
+    first (the plan's choice where the replicas hold the cores: ``engine.decode_in_replicas``)."""
 
     def __init__(self, *, settings: Settings, input_size: int, threshold: float | None,
                  save_min_confidence: float | None, decode: bool = False) -> None:

@@ -13,10 +13,11 @@ number of blocks in flight (memory follows the workers, not the size of the inpu
             -> classification (actor pool: one loaded model each, fed batches)
             -> the driver (assembles targets, commits them)
 
-On a one-node Ray the decoding runs inside the replicas' calls instead (``Settings.batch_decode``):
-the same code, one process boundary a picture fewer. Ray Data fuses a task stage into the actor
-stage after it by itself when both ask for the same resources, but it cannot here (a task's
-retry option and an actor's have different names, and both are needed), so the plan says where.
+Where the replicas hold the cores (one machine) the decoding runs inside the replicas' calls
+instead (``Settings.batch_decode``): the same code, one process boundary a picture fewer. Ray
+Data fuses a task stage into the actor stage after it by itself when both ask for the same
+resources, but it cannot here (a task's retry option and an actor's have different names, and
+both are needed), so the plan says where.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from medpic.batch.classify import ClassifyActor
 from medpic.batch.decode import decode_rows
 from medpic.batch.extract import Extractor
 from medpic.errors import InvalidInput, MedPicError
-from medpic.settings import Settings
+from medpic.settings import BATCH_DECODE_CHOICES, Settings
 from medpic.sources.targets import is_local_picture
 
 __all__ = ["Plan", "ray_session", "decode_in_replicas", "build_dataset", "calls_of", "targets_per_call", "stream_rows",
@@ -72,8 +73,8 @@ _PROBE_S = 5.0
 # gaps: on 8,919 single-picture targets the cores were 76-91 % busy and the job took 49-50 s.
 # At 0.02 s they are 99 % busy and it takes 43.6-45.1 s; pages, CPU-bound already, are unchanged.
 # With no decoding tasks (the replicas decode), Ray's own round serves: the replicas' calls queue
-# in the actors, and the driver spends a quarter less CPU (8,919 files: 0.45 against 0.62 ms a
-# picture, the job 4 % faster).
+# in the actors, and the driver spends a quarter less CPU (8,919 files, whole jobs, start-up
+# included: 0.45 against 0.62 ms a picture, the job 4 % faster).
 _SCHEDULER_WAIT_S = 0.02
 _SCHEDULER_LOCK = threading.Lock()
 _SCHEDULER_USERS = [0, None]  # jobs reading rows now, and Ray's own value to put back after the last
@@ -104,13 +105,17 @@ class Plan:
         those threads spin waiting for each other on cores that are busy."""
         return max(1, round(self.model_cpus))
 
+    @property
+    def pool_cpus(self) -> float:
+        """CPUs the two actor pools reserve: the extraction actors and the model replicas."""
+        s = self.settings
+        return s.batch_extract_workers * s.batch_extract_cpus + s.batch_model_replicas * self.model_cpus
+
     def logical_cpus(self) -> int:
         """CPUs to give an embedded Ray: the machine's, or enough for every pool to start at once
-        (a pool Ray cannot place would wait forever; on one machine the OS shares the cores)."""
-        s = self.settings
-        needed = s.batch_extract_workers * s.batch_extract_cpus + s.batch_model_replicas * self.model_cpus \
-            + s.batch_decode_cpus  # room for decoding tasks, wherever the decoding then runs
-        return max(os.cpu_count() or 1, math.ceil(needed))
+        (a pool Ray cannot place would wait forever; on one machine the OS shares the cores), with
+        room for a decoding task wherever the decoding then runs."""
+        return max(os.cpu_count() or 1, math.ceil(self.pool_cpus + self.settings.batch_decode_cpus))
 
 
 @contextmanager
@@ -142,14 +147,19 @@ def ray_session(address: str | None, *, num_cpus: int, verbose: bool) -> Iterato
         ray.shutdown()
 
 
-def decode_in_replicas(choice: str) -> bool:
-    """Where the running Ray should decode (``Settings.batch_decode``): "auto" is in the replicas
-    on one node and in tasks of their own on a cluster, where decoding scales with the CPUs."""
+def decode_in_replicas(choice: str, *, pool_cpus: float) -> bool:
+    """Where the running Ray should decode (``Settings.batch_decode``). "auto": in the replicas when
+    the actor pools (``pool_cpus``) leave less than a CPU of the cluster free, as on a machine whose
+    cores the replicas hold, where decoding tasks would only queue for the same cores and cost a
+    process boundary a picture; else in tasks of their own, which spread over the free CPUs (a big
+    machine with one replica, a cluster) instead of waiting on the replicas' one thread each."""
+    if choice not in BATCH_DECODE_CHOICES:
+        raise InvalidInput(f"batch_decode={choice!r} is not one of {', '.join(BATCH_DECODE_CHOICES)}")
     if choice != "auto":
         return choice == "replicas"
     import ray
 
-    return sum(1 for node in ray.nodes() if node.get("Alive")) <= 1
+    return ray.cluster_resources().get("CPU", 0.0) - pool_cpus < 1.0
 
 
 def _reachable(address: str) -> None:
@@ -188,8 +198,9 @@ def _operators(pending: Sequence[tuple[int, str]], plan: Plan) -> Any:
     workers = max(1, min(s.batch_extract_workers, len(pending)))
     items = [{"targets": [target for _, target in call], "seqs": [seq for seq, _ in call]}
              for call in calls_of(pending, workers=workers, targets_per_worker=s.batch_targets_per_worker)]
-    # One call a block (beyond _MAX_INPUT_BLOCKS, a few): a block is one actor call, all its targets at once.
-    ds = ray.data.from_items(items, override_num_blocks=min(len(items), _MAX_INPUT_BLOCKS))
+    # One call a block, a block being what an actor works on at once, retries and sends on together;
+    # beyond _MAX_INPUT_BLOCKS calls a block holds several (about len(pending) / _MAX_INPUT_BLOCKS targets).
+    ds = ray.data.from_items(items, override_num_blocks=max(1, min(len(items), _MAX_INPUT_BLOCKS)))
     ds = ds.map_batches(
         Extractor, batch_size=None, batch_format="pyarrow", num_cpus=s.batch_extract_cpus,
         max_task_retries=_TASK_RETRIES,

@@ -13,7 +13,8 @@ next call's targets meanwhile.
 Nothing a target does escapes its rows: a refused URL, a 404, a broken PDF or a timeout is that
 target's ``error`` row and end row, and the actor goes on with the next target. Pictures the
 source decoded itself (PDF images, rasterised SVGs) are shrunk to the model's input size here,
-so full-resolution pixels never travel; encoded images travel as bytes, to be decoded in stage 2.
+so full-resolution pixels never travel; encoded images travel as bytes, to be decoded in stage 2
+(decoding tasks, or the replicas themselves when they hold the cores).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import closing
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Iterable, Sequence
@@ -52,11 +53,14 @@ def run(targets: Iterable[str], out_dir: str | Path, settings: Settings, ray_add
                     save_min_confidence=min_confidence if save_medical else None,
                     input_size=_model_input_size(settings), base_dir=os.getcwd())
         with ray_session(address, num_cpus=plan.logical_cpus(), verbose=verbose) as where:
-            plan = replace(plan, decode_in_replicas=decode_in_replicas(settings.batch_decode))
+            in_replicas = decode_in_replicas(settings.batch_decode, pool_cpus=plan.pool_cpus)
+            plan = replace(plan, decode_in_replicas=in_replicas)
             decoding = "replicas" if plan.decode_in_replicas else "tasks"
-            rows = stream_rows(build_dataset(pending, plan, verbose=verbose), short_rounds=not plan.decode_in_replicas)
-            committed = _drive(rows, ledger, settings, Collector(images_dir=images_dir), total=len(pending),
-                               progress=progress)
+            # closed here, whatever happens, before Ray shuts: the pipeline stops and Ray's round comes back
+            with closing(stream_rows(build_dataset(pending, plan, verbose=verbose),
+                                     short_rounds=not plan.decode_in_replicas)) as rows:
+                committed = _drive(rows, ledger, settings, Collector(images_dir=images_dir), total=len(pending),
+                                   progress=progress)
     records = _latest(ledger.records(), targets)
     write_targets(out_dir / "targets.parquet", records)
     summary = _summary(records, targets=targets, committed=committed, seconds=time.monotonic() - started,

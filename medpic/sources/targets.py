@@ -47,7 +47,8 @@ def kind_of_file(path: str | Path) -> str:
 
 
 def is_local_picture(target: str) -> bool:
-    """Whether a target names a picture file by its extension: reading it waits on nothing."""
+    """Whether a target names a picture file by its extension: reading it waits on nothing. A
+    hint for batching only: what the file is, its first bytes say (``kind_of_file``)."""
     return not is_url(target) and PurePosixPath(target).suffix.lower() in IMAGE_EXTENSIONS
 
 

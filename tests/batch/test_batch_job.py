@@ -30,7 +30,7 @@ from medpic.report import SCAN_COLUMNS, write_csv
 from medpic.scan import JudgeOptions, scan
 from medpic.settings import Settings, origin_of
 from medpic.sources.targets import open_image_urls
-from tests.batch.batch_site import build_site, csv_by_target, same_rows
+from tests.batch.batch_site import build_site, csv_by_target, pictures, same_rows
 from tests.site import routes as gallery_routes
 
 REPO = Path(__file__).resolve().parents[2]
@@ -162,6 +162,44 @@ def test_resume_runs_failed_targets_again_and_never_repeats_done_ones(local_ray,
     rows = pq.read_table(out / "results").to_pylist()
     assert Counter(r["target"] for r in rows) == {t: 3 for t in targets}
     assert all(r["status"] == "ok" for r in rows)
+
+
+def test_local_picture_files_in_large_calls_get_the_rows_medpic_classify_gives(local_ray, tmp_path):
+    """300 local files (calls of up to 64, decoded in the replicas): each row is classify's for the
+    same file, a corrupt one and a tiny one included."""
+    from medpic.sources.files import InputFile
+    from medpic.sources.targets import open_image_files
+
+    folder = tmp_path / "pictures"
+    folder.mkdir()
+    for i, picture in enumerate(pictures(298, side=48)):
+        picture.save(folder / f"{i:03d}.{'png' if i % 2 else 'jpg'}")
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not a JPEG after all")
+    pictures(1, side=5)[0].save(folder / "tiny.png")
+    files = sorted(map(str, folder.iterdir()))
+    settings = Settings()
+    summary = run(files, tmp_path / "job", settings, use_browser=False, csv=tmp_path / "all.csv")
+    assert summary["this_run"]["decoding"] == "replicas" and summary["done"] == 300 and summary["errors"] == 1
+    batch = csv_by_target(tmp_path / "all.csv")
+    report = scan(open_image_files([InputFile(f, f, ref=f) for f in files], settings=settings),
+                  Classifier.load(settings), JudgeOptions.from_settings(settings))
+    assert len(report.rows) == len(batch) == 300
+    for expected in report.rows:
+        row, = batch[expected.source]
+        for name in ("status", "reason", "width", "height", "label", "modality", "sha256"):
+            assert row[name] == str(expected.as_dict()[name] or ""), (expected.source, name)
+        assert abs(float(row["p_medical"] or 0) - (expected.p_medical or 0)) < 1e-3
+    assert Counter(r["status"] for found in batch.values() for r in found) == {"ok": 299, "error": 1}
+
+
+def test_auto_decodes_in_the_replicas_only_when_the_pools_leave_no_cpu_free(local_ray):
+    from medpic.batch.engine import decode_in_replicas
+
+    assert decode_in_replicas("auto", pool_cpus=1.5) is True  # 2 CPUs: the replicas hold the cores
+    assert decode_in_replicas("auto", pool_cpus=0.5) is False  # a free CPU: decoding tasks use it
+    assert decode_in_replicas("tasks", pool_cpus=2) is False and decode_in_replicas("replicas", pool_cpus=0) is True
+    with pytest.raises(InvalidInput, match="batch_decode"):
+        decode_in_replicas("gpu", pool_cpus=1)
 
 
 def test_the_cli_reads_a_csv_list_and_exports_one_csv(local_ray, mixed, tmp_path, monkeypatch, capsys):
