@@ -226,14 +226,16 @@ def calls_of(pending: Sequence[tuple[int, str]], *, workers: int, targets_per_wo
     """The extraction calls of a job, each a list of (seq, target): local picture files in calls
     ``_LOCAL_PICTURES_FACTOR`` times larger than those of URLs and documents, every call in the
     order of its first target."""
+    groups: dict[bool, list[tuple[int, tuple[int, str]]]] = {False: [], True: []}  # (position, pair)
+    for position, pair in enumerate(pending):
+        groups[is_local_picture(pair[1])].append((position, pair))
     calls = []
-    for local in (False, True):
-        group = [pair for pair in pending if is_local_picture(pair[1]) == local]
+    for local, group in groups.items():
         per_call = targets_per_call(len(group), workers=workers,
                                     targets_per_worker=targets_per_worker * (_LOCAL_PICTURES_FACTOR if local else 1))
         calls += [group[i:i + per_call] for i in range(0, len(group), per_call)]
-    order = {pair: i for i, pair in enumerate(pending)}
-    return sorted(calls, key=lambda call: order[call[0]])
+    calls.sort(key=lambda call: call[0][0])
+    return [[pair for _, pair in call] for call in calls]
 
 
 def targets_per_call(targets: int, *, workers: int, targets_per_worker: int) -> int:
